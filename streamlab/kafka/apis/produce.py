@@ -1,0 +1,127 @@
+"""Produce (0) and InitProducerId (22).
+
+A batch is appended as the producer sent it (see protocol/batches.py). Errors per partition are
+Kafka's: unknown partition, not the leader, too few in-sync replicas for acks=all, a corrupt or
+oversized batch, a timestamp too far in the future, an idempotence sequence gap. acks=0 gets no
+response at all.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+
+from kio.schema.errors import ErrorCode
+
+from streamlab.kafka.apis import ApiKey, RequestContext, handles
+from streamlab.kafka.log import InvalidBatch, ProduceError
+
+log = logging.getLogger("streamlab.kafka")
+
+
+@handles(ApiKey.PRODUCE)
+async def produce(ctx: RequestContext, req) -> object | None:
+    acks = int(req.acks)
+    topics = []
+    for t in req.topic_data:
+        parts = []
+        for pd in t.partition_data:
+            parts.append(_produce_partition(ctx, t.name, pd, acks))
+        topics.append(
+            ctx.new("TopicProduceResponse", name=t.name, partition_responses=tuple(parts))
+        )
+    if acks == 0:
+        return None
+    return ctx.response(responses=tuple(topics))
+
+
+def _produce_partition(ctx: RequestContext, topic_name: str, pd, acks: int):
+    def answer(
+        code: ErrorCode,
+        base_offset: int = -1,
+        append_time=None,
+        start: int = -1,
+        message: str | None = None,
+    ):
+        return ctx.new(
+            "PartitionProduceResponse",
+            index=pd.index,
+            error_code=code,
+            base_offset=base_offset,
+            log_append_time=append_time,
+            log_start_offset=start,
+            record_errors=(),
+            error_message=message,
+        )
+
+    if acks not in (-1, 0, 1):
+        return answer(ErrorCode.invalid_required_acks)
+    topic = ctx.cluster.topics.get(topic_name)
+    p = ctx.cluster.partition(topic_name, pd.index)
+    if topic is None or p is None:
+        return answer(ErrorCode.unknown_topic_or_partition)
+    if p.leader != ctx.node_id:
+        return answer(ErrorCode.not_leader_or_follower)
+    if acks == -1 and len(ctx.cluster.in_sync(topic, p.index)) < int(
+        topic.config("min.insync.replicas")
+    ):
+        return answer(ErrorCode.not_enough_replicas)
+    records = pd.records
+    if not records:
+        return answer(ErrorCode.corrupt_message, message="empty record set")
+    max_bytes = int(topic.config("max.message.bytes"))
+    if len(records) > max_bytes + 12 and _largest_batch(records) > max_bytes:
+        return answer(
+            ErrorCode.message_too_large, message=f"batch larger than max.message.bytes={max_bytes}"
+        )
+    now_ms = int(time.time() * 1000)
+    log_append = topic.config("message.timestamp.type") == "LogAppendTime"
+    try:
+        if not log_append:
+            _check_timestamps(records, topic, now_ms)
+        result = p.log.append(bytes(records), p.leader_epoch, now_ms if log_append else None)
+    except InvalidBatch as e:
+        log.warning("produce from %s to %s-%d refused: %s", ctx.client_id, topic_name, pd.index, e)
+        return answer(ErrorCode.corrupt_message, message=str(e))
+    except ProduceError as e:
+        return answer(ErrorCode[e.code], message=str(e))
+    append_time = None
+    if result.log_append_time >= 0:
+        append_time = datetime.datetime.fromtimestamp(result.log_append_time / 1000, datetime.UTC)
+    return answer(ErrorCode.none, result.base_offset, append_time, p.log.log_start_offset)
+
+
+def _largest_batch(records: bytes) -> int:
+    from streamlab.kafka.protocol.batches import iter_batches
+
+    return max((h.length - 12 for _, h in iter_batches(records)), default=len(records))
+
+
+def _check_timestamps(records: bytes, topic, now_ms: int) -> None:
+    from streamlab.kafka.protocol.batches import iter_batches
+
+    after = int(topic.config("message.timestamp.after.max.ms"))
+    for _, h in iter_batches(records):
+        if h.max_timestamp > now_ms + after:
+            raise ProduceError(
+                "invalid_timestamp",
+                f"timestamp {h.max_timestamp} is more than {after} ms in the future",
+            )
+
+
+@handles(ApiKey.INIT_PRODUCER_ID)
+async def init_producer_id(ctx: RequestContext, req) -> object:
+    if req.transactional_id is not None:
+        # Transactions are not advertised; a client that tries anyway gets a clear refusal.
+        return ctx.response(
+            error_code=ErrorCode.transactional_id_authorization_failed,
+            producer_id=-1,
+            producer_epoch=-1,
+        )
+    pid, epoch = int(getattr(req, "producer_id", -1)), int(getattr(req, "producer_epoch", -1))
+    if pid >= 0 and 0 <= epoch < 32767:
+        return ctx.response(error_code=ErrorCode.none, producer_id=pid, producer_epoch=epoch + 1)
+    return ctx.response(
+        error_code=ErrorCode.none, producer_id=ctx.cluster.allocate_producer_id(), producer_epoch=0
+    )

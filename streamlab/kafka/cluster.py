@@ -1,0 +1,295 @@
+"""Cluster state: brokers, topics, partitions, configs and their persistence.
+
+One process holds the whole cluster. Each broker is a listener with its own node id; every
+partition has a preferred leader spread over the brokers, and when a broker is stopped its
+partitions move to a live one (the log is shared, as if every partition were fully replicated),
+with the leader epoch bumped as Kafka does on a leader change. Metadata lives in
+``<data-dir>/cluster.json`` (written atomically), logs in ``<data-dir>/<topic>-<n>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import uuid
+import zlib
+from dataclasses import dataclass, field
+
+from streamlab.kafka.configs import TOPIC_CONFIGS, ConfigError, validate_topic_configs
+from streamlab.kafka.log import PartitionLog
+
+log = logging.getLogger("streamlab.kafka")
+
+LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+
+
+class TopicError(Exception):
+    """A topic operation Kafka refuses; ``code`` names the kio ErrorCode member."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Broker:
+    node_id: int
+    host: str
+    port: int
+    alive: bool = True
+    rack: str | None = None
+
+
+@dataclass
+class Partition:
+    topic: str
+    index: int
+    log: PartitionLog
+    leader_epoch: int = 0
+    leader: int | None = None  # None until the first election after start; -1 when offline
+
+
+@dataclass
+class Topic:
+    name: str
+    topic_id: uuid.UUID
+    replication_factor: int = 1
+    partitions: list[Partition] = field(default_factory=list)
+    configs: dict[str, str] = field(default_factory=dict)  # only the values set explicitly
+
+    @property
+    def internal(self) -> bool:
+        return self.name in INTERNAL_TOPICS
+
+    def config(self, name: str) -> str:
+        return self.configs.get(name, TOPIC_CONFIGS[name].default)
+
+
+def validate_topic_name(name: str) -> None:
+    if name in (".", "..") or not LEGAL_TOPIC.match(name or ""):
+        raise TopicError(
+            "invalid_topic_exception",
+            f"Topic name {name!r} is illegal: use 1-249 of [a-zA-Z0-9._-], not '.' or '..'",
+        )
+
+
+class Cluster:
+    def __init__(
+        self,
+        data_dir: str,
+        brokers: list[Broker],
+        auto_create: bool = True,
+        num_partitions: int = 1,
+    ) -> None:
+        self.data_dir = data_dir
+        self.brokers = {b.node_id: b for b in brokers}
+        self.auto_create = auto_create
+        self.num_partitions = num_partitions
+        self.topics: dict[str, Topic] = {}
+        self.cluster_id = ""
+        self.next_producer_id = 1000
+        os.makedirs(data_dir, exist_ok=True)
+        self._meta_path = os.path.join(data_dir, "cluster.json")
+        self._load()
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        meta: dict = {}
+        if os.path.exists(self._meta_path):
+            with open(self._meta_path) as f:
+                meta = json.load(f)
+        # Kafka's cluster ids are 22-char URL-safe base64 of 16 random bytes.
+        self.cluster_id = meta.get("cluster_id") or _random_cluster_id()
+        self.next_producer_id = meta.get("next_producer_id", 1000)
+        for name, t in meta.get("topics", {}).items():
+            topic = Topic(
+                name,
+                uuid.UUID(t["id"]),
+                t.get("replication_factor", 1),
+                configs=t.get("configs", {}),
+            )
+            epochs = t.get("leader_epochs", [])
+            for i in range(t["partitions"]):
+                plog = self._open_log(topic, i)
+                epoch = epochs[i] if i < len(epochs) else 0
+                topic.partitions.append(Partition(name, i, plog, leader_epoch=epoch))
+            self.topics[name] = topic
+        self.elect_leaders()
+        self.save()
+
+    def save(self) -> None:
+        meta = {
+            "cluster_id": self.cluster_id,
+            "next_producer_id": self.next_producer_id,
+            "topics": {
+                t.name: {
+                    "id": str(t.topic_id),
+                    "partitions": len(t.partitions),
+                    "replication_factor": t.replication_factor,
+                    "configs": t.configs,
+                    "leader_epochs": [p.leader_epoch for p in t.partitions],
+                }
+                for t in self.topics.values()
+            },
+        }
+        tmp = self._meta_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(meta, f, indent=1)
+        os.replace(tmp, self._meta_path)
+
+    def _open_log(self, topic: Topic, index: int) -> PartitionLog:
+        seg_bytes = int(topic.config("segment.bytes"))
+        return PartitionLog(os.path.join(self.data_dir, f"{topic.name}-{index}"), seg_bytes)
+
+    # --- brokers and leaders --------------------------------------------------------------------
+
+    def live_brokers(self) -> list[Broker]:
+        return [b for b in sorted(self.brokers.values(), key=lambda b: b.node_id) if b.alive]
+
+    @property
+    def controller_id(self) -> int:
+        live = self.live_brokers()
+        return live[0].node_id if live else -1
+
+    def replicas(self, topic: Topic, index: int) -> list[int]:
+        """Replica brokers of a partition, preferred leader first, spread like Kafka's
+        round-robin assignment."""
+        ids = sorted(self.brokers)
+        start = zlib.crc32(topic.name.encode()) + index
+        rf = min(topic.replication_factor, len(ids))
+        return [ids[(start + k) % len(ids)] for k in range(rf)]
+
+    def in_sync(self, topic: Topic, index: int) -> list[int]:
+        return [r for r in self.replicas(topic, index) if self.brokers[r].alive]
+
+    def elect_leaders(self) -> None:
+        """Give every partition a live leader: the first live replica, preferred one first.
+        With all replicas down the partition is offline (leader -1), as on a real cluster.
+        A change of leader bumps the partition's leader epoch."""
+        changed = False
+        for topic in self.topics.values():
+            for p in topic.partitions:
+                isr = self.in_sync(topic, p.index)
+                leader = isr[0] if isr else -1
+                if leader != p.leader:
+                    if p.leader is not None:
+                        p.leader_epoch += 1
+                        changed = True
+                    p.leader = leader
+        if changed:
+            self.save()
+
+    def set_broker_alive(self, node_id: int, alive: bool) -> None:
+        self.brokers[node_id].alive = alive
+        self.elect_leaders()
+
+    def coordinator_for(self, key: str) -> Broker | None:
+        """The broker coordinating a group (Kafka: leader of its __consumer_offsets partition)."""
+        live = self.live_brokers()
+        if not live:
+            return None
+        return live[zlib.crc32(key.encode()) % len(live)]
+
+    # --- topics -----------------------------------------------------------------------------------
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = -1,
+        replication_factor: int = -1,
+        configs: dict[str, str | None] | None = None,
+        validate_only: bool = False,
+    ) -> Topic | None:
+        validate_topic_name(name)
+        if name in self.topics:
+            raise TopicError("topic_already_exists", f"Topic '{name}' already exists.")
+        if partitions == -1:
+            partitions = self.num_partitions
+        if partitions <= 0:
+            raise TopicError("invalid_partitions", "Number of partitions must be larger than 0.")
+        if partitions > 10000:
+            raise TopicError("invalid_partitions", "Number of partitions must be at most 10000.")
+        if replication_factor == -1:
+            replication_factor = 1
+        if replication_factor <= 0 or replication_factor > len(self.brokers):
+            raise TopicError(
+                "invalid_replication_factor",
+                f"Replication factor: {replication_factor} larger than available brokers: "
+                f"{len(self.brokers)}.",
+            )
+        try:
+            clean = validate_topic_configs(configs or {})
+        except ConfigError as e:
+            raise TopicError("invalid_config", str(e)) from None
+        if validate_only:
+            return None
+        topic = Topic(name, uuid.uuid4(), replication_factor, configs=clean)
+        for i in range(partitions):
+            topic.partitions.append(Partition(name, i, self._open_log(topic, i)))
+        self.topics[name] = topic
+        self.elect_leaders()
+        self.save()
+        log.info("created topic %s with %d partition(s)", name, partitions)
+        return topic
+
+    def delete_topic(self, name: str) -> None:
+        topic = self.topics.pop(name, None)
+        if topic is None:
+            raise TopicError(
+                "unknown_topic_or_partition", "This server does not host this topic-partition."
+            )
+        for p in topic.partitions:
+            p.log.truncate_all()
+        self.save()
+        log.info("deleted topic %s", name)
+
+    def create_partitions(self, name: str, count: int, validate_only: bool = False) -> None:
+        topic = self.topics.get(name)
+        if topic is None:
+            raise TopicError("unknown_topic_or_partition", f"The topic '{name}' does not exist.")
+        if count <= len(topic.partitions):
+            raise TopicError(
+                "invalid_partitions",
+                f"Topic currently has {len(topic.partitions)} partitions, {count} would not be an "
+                "increase.",
+            )
+        if validate_only:
+            return
+        for i in range(len(topic.partitions), count):
+            topic.partitions.append(Partition(name, i, self._open_log(topic, i)))
+        self.elect_leaders()
+        self.save()
+
+    def topic_by_id(self, topic_id: uuid.UUID) -> Topic | None:
+        for t in self.topics.values():
+            if t.topic_id == topic_id:
+                return t
+        return None
+
+    def partition(self, topic: str, index: int) -> Partition | None:
+        t = self.topics.get(topic)
+        if t is None or not 0 <= index < len(t.partitions):
+            return None
+        return t.partitions[index]
+
+    def allocate_producer_id(self) -> int:
+        pid = self.next_producer_id
+        self.next_producer_id += 1
+        self.save()
+        return pid
+
+    def close(self) -> None:
+        for t in self.topics.values():
+            for p in t.partitions:
+                p.log.close()
+
+
+def _random_cluster_id() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")

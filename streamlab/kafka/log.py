@@ -1,0 +1,348 @@
+"""Partition logs: append-only segment files of raw record batches, as Kafka stores them.
+
+A partition is a folder ``<topic>-<n>`` holding segment files named by their base offset
+(``00000000000000000000.log``), each a plain concatenation of record batches, byte for byte what
+producers sent with BaseOffset patched in. An in-memory index (one row per batch) is rebuilt by
+scanning headers on open; a torn batch at the tail (a crash mid-write) is cut off.
+
+Durability: a batch is written with ``os.write`` before the produce is acknowledged, so it is in
+the kernel's page cache and survives the broker process being killed (kill -9). Surviving a power
+cut would need fsync per append, which Kafka does not do by default either (it relies on
+replication); ``flush.messages=1`` on a topic asks for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import deque
+from dataclasses import dataclass, field
+
+from streamlab.kafka.protocol import batches
+from streamlab.kafka.protocol.batches import BatchHeader, InvalidBatch
+
+SEGMENT_SUFFIX = ".log"
+LOG_START_FILE = "log-start-offset"
+PRODUCER_WINDOW = 5  # Kafka keeps the last five batches per producer for duplicate detection
+
+
+class ProduceError(Exception):
+    """A produce the log refuses; ``code`` is the Kafka error code name in kio's ErrorCode."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(slots=True)
+class Segment:
+    base_offset: int
+    path: str
+    fd: int
+    size: int
+
+
+@dataclass(slots=True)
+class ProducerState:
+    epoch: int
+    # (first_seq, last_seq, base_offset, last_offset) of the most recent batches
+    batches: deque = field(default_factory=lambda: deque(maxlen=PRODUCER_WINDOW))
+
+
+@dataclass(slots=True)
+class AppendResult:
+    base_offset: int
+    log_append_time: int  # -1 for CreateTime topics
+    duplicate: bool = False
+
+
+class PartitionLog:
+    """One partition's log. Not thread-safe: the broker runs on one event loop."""
+
+    def __init__(self, path: str, segment_bytes: int = 256 * 1024 * 1024) -> None:
+        self.path = path
+        self.segment_bytes = segment_bytes
+        self.segments: list[Segment] = []
+        # batch index, one row per batch: base offset, last offset, max timestamp,
+        # segment number, position within the segment file, length
+        self._base = array("q")
+        self._last = array("q")
+        self._maxts = array("q")
+        self._seg = array("i")
+        self._pos = array("q")
+        self._len = array("i")
+        self.log_start_offset = 0
+        self.end_offset = 0  # next offset to assign (the high watermark on a one-copy log)
+        self.producers: dict[int, ProducerState] = {}
+        self._waiters: list[asyncio.Future] = []
+        self.bytes_in = 0
+        self.records_in = 0
+        os.makedirs(path, exist_ok=True)
+        self._open()
+
+    # --- opening and recovery ------------------------------------------------------------------
+
+    def _open(self) -> None:
+        names = sorted(n for n in os.listdir(self.path) if n.endswith(SEGMENT_SUFFIX))
+        for name in names:
+            seg_path = os.path.join(self.path, name)
+            fd = os.open(seg_path, os.O_RDWR | os.O_APPEND)
+            seg = Segment(int(name[: -len(SEGMENT_SUFFIX)]), seg_path, fd, 0)
+            self.segments.append(seg)
+            self._recover_segment(len(self.segments) - 1, seg)
+        start_file = os.path.join(self.path, LOG_START_FILE)
+        if os.path.exists(start_file):
+            with open(start_file) as f:
+                self.log_start_offset = int(f.read().strip() or 0)
+        if self._base:
+            self.log_start_offset = max(self.log_start_offset, self._base[0])
+            self.end_offset = self._last[-1] + 1
+        else:
+            # An emptied log keeps its offsets: the next offset continues after the segments
+            # that were deleted, which we remember through the newest segment's name.
+            self.end_offset = max(
+                self.log_start_offset, self.segments[-1].base_offset if self.segments else 0
+            )
+            self.log_start_offset = max(self.log_start_offset, 0)
+        if not self.segments:
+            self._roll(self.end_offset)
+
+    def _recover_segment(self, seg_no: int, seg: Segment) -> None:
+        data = _read_all(seg.fd)
+        pos = 0
+        while len(data) - pos >= batches.HEADER_SIZE:
+            h = batches.read_header(data, pos)
+            whole = batches.HEADER_SIZE <= h.length <= len(data) - pos
+            if not whole or (self._last and h.base_offset <= self._last[-1]):
+                break
+            self._index(h, seg_no, pos)
+            self._track_producer(h)
+            pos += h.length
+        if pos < len(data):
+            # A torn write at the tail: never acknowledged, so cutting it loses nothing.
+            os.ftruncate(seg.fd, pos)
+        seg.size = pos
+
+    # --- appending --------------------------------------------------------------------------------
+
+    def append(
+        self, records: bytes, leader_epoch: int, log_append_time: int | None = None
+    ) -> AppendResult:
+        """Validate, deduplicate (idempotent producers), assign offsets and write one produce's
+        record set. Raises ``InvalidBatch`` or ``ProduceError``; nothing is written then."""
+        headers = batches.split(records)
+        first = headers[0]
+        if first.producer_id >= 0 and first.base_sequence >= 0:
+            dup = self._check_sequence(headers)
+            if dup is not None:
+                return AppendResult(dup, -1, duplicate=True)
+        data = batches.assign_offsets(records, headers, self.end_offset, leader_epoch)
+        stamped = -1
+        if log_append_time is not None:
+            buf, pos = bytearray(data), 0
+            for h in headers:
+                batches.set_log_append_time(buf, pos, log_append_time)
+                h.max_timestamp = log_append_time
+                pos += h.length
+            data, stamped = bytes(buf), log_append_time
+        seg = self.segments[-1]
+        if seg.size > 0 and seg.size + len(data) > self.segment_bytes:
+            seg = self._roll(self.end_offset)
+        _write_all(seg.fd, data)
+        pos = seg.size
+        seg_no = len(self.segments) - 1
+        for h in headers:
+            self._index(h, seg_no, pos)
+            self._track_producer(h)
+            pos += h.length
+            self.records_in += h.record_count
+        seg.size = pos
+        self.bytes_in += len(data)
+        base = headers[0].base_offset
+        self.end_offset = headers[-1].next_offset
+        self._wake()
+        return AppendResult(base, stamped)
+
+    def _check_sequence(self, headers: list[BatchHeader]) -> int | None:
+        """Kafka's idempotence rules, per producer id: returns the original base offset for a
+        duplicate batch, None to append, or raises ProduceError."""
+        h = headers[0]
+        state = self.producers.get(h.producer_id)
+        if state is None or h.producer_epoch > state.epoch:
+            return None  # a new producer, or a bumped epoch that restarts its sequences
+        if h.producer_epoch < state.epoch:
+            raise ProduceError(
+                "invalid_producer_epoch", f"producer epoch {h.producer_epoch} is fenced"
+            )
+        last_seq = headers[-1].last_sequence
+        for first_seq, seq_end, base, _ in state.batches:
+            if first_seq == h.base_sequence and seq_end == last_seq:
+                return base
+        if state.batches:
+            expected = (state.batches[-1][1] + 1) % 2**31
+            if h.base_sequence != expected:
+                raise ProduceError(
+                    "out_of_order_sequence_number",
+                    f"expected sequence {expected}, got {h.base_sequence}",
+                )
+        return None
+
+    def _track_producer(self, h: BatchHeader) -> None:
+        if h.producer_id < 0 or h.base_sequence < 0:
+            return
+        state = self.producers.get(h.producer_id)
+        if state is None or h.producer_epoch > state.epoch:
+            state = self.producers[h.producer_id] = ProducerState(h.producer_epoch)
+        state.batches.append((h.base_sequence, h.last_sequence, h.base_offset, h.last_offset))
+
+    def _index(self, h: BatchHeader, seg_no: int, pos: int) -> None:
+        self._base.append(h.base_offset)
+        self._last.append(h.last_offset)
+        self._maxts.append(h.max_timestamp)
+        self._seg.append(seg_no)
+        self._pos.append(pos)
+        self._len.append(h.length)
+
+    def _roll(self, base_offset: int) -> Segment:
+        seg_path = os.path.join(self.path, f"{base_offset:020d}{SEGMENT_SUFFIX}")
+        fd = os.open(seg_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        seg = Segment(base_offset, seg_path, fd, 0)
+        self.segments.append(seg)
+        return seg
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def read(self, offset: int, max_bytes: int) -> bytes:
+        """Whole batches starting with the one that holds ``offset``, up to ``max_bytes`` but
+        always at least one batch (KIP-74), all from one segment file."""
+        i = bisect_left(self._last, offset)
+        if i >= len(self._last):
+            return b""
+        seg_no, start = self._seg[i], self._pos[i]
+        length, j = self._len[i], i + 1
+        while j < len(self._last) and self._seg[j] == seg_no:
+            if length + self._len[j] > max_bytes:
+                break
+            length += self._len[j]
+            j += 1
+        return os.pread(self.segments[seg_no].fd, length, start)
+
+    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int]:
+        """Earliest (offset, timestamp) whose record timestamp >= ``timestamp``; (-1, -1) if none.
+
+        Batch max timestamps narrow the search; the answer is exact per record."""
+        for i in range(len(self._base)):
+            if self._maxts[i] < timestamp or self._last[i] < self.log_start_offset:
+                continue
+            data = os.pread(self.segments[self._seg[i]].fd, self._len[i], self._pos[i])
+            for rec in batches.iter_records(data):
+                if rec.offset >= self.log_start_offset and rec.timestamp >= timestamp:
+                    return rec.offset, rec.timestamp
+        return -1, -1
+
+    def max_timestamp(self) -> tuple[int, int]:
+        """(offset, timestamp) of the record with the largest timestamp (ListOffsets -3)."""
+        best = (-1, -1)
+        for i in range(len(self._base)):
+            if self._maxts[i] > best[1] and self._last[i] >= self.log_start_offset:
+                data = os.pread(self.segments[self._seg[i]].fd, self._len[i], self._pos[i])
+                for rec in batches.iter_records(data):
+                    if rec.timestamp == self._maxts[i]:
+                        best = (rec.offset, rec.timestamp)
+                        break
+        return best
+
+    # --- waiting for data (Fetch long-poll) -------------------------------------------------------
+
+    def add_waiter(self, fut: asyncio.Future) -> None:
+        self._waiters.append(fut)
+
+    def _wake(self) -> None:
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+    # --- trimming ---------------------------------------------------------------------------------
+
+    def delete_records(self, before_offset: int) -> int:
+        """Move the log start offset (DeleteRecords; -1 means the high watermark) and drop whole
+        segments that lie entirely before it. Returns the new log start offset."""
+        if before_offset < 0:
+            before_offset = self.end_offset
+        if before_offset > self.end_offset:
+            raise ProduceError("offset_out_of_range", f"offset {before_offset} is beyond the end")
+        if before_offset <= self.log_start_offset:
+            return self.log_start_offset
+        self.log_start_offset = before_offset
+        _atomic_write(os.path.join(self.path, LOG_START_FILE), str(before_offset))
+        # A segment can go when the next one starts at or before the new start offset.
+        drop = 0
+        while (
+            drop + 1 < len(self.segments) and self.segments[drop + 1].base_offset <= before_offset
+        ):
+            drop += 1
+        if drop:
+            self._drop_segments(drop)
+        return before_offset
+
+    def _drop_segments(self, n: int) -> None:
+        for seg in self.segments[:n]:
+            os.close(seg.fd)
+            os.unlink(seg.path)
+        self.segments = self.segments[n:]
+        k = bisect_right(self._seg, n - 1)
+        for arr in (self._base, self._last, self._maxts, self._pos, self._len):
+            del arr[:k]
+        del self._seg[:k]
+        for idx in range(len(self._seg)):
+            self._seg[idx] -= n
+
+    def truncate_all(self) -> None:
+        """Used by topic deletion: close files and remove the folder."""
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def close(self) -> None:
+        for seg in self.segments:
+            try:
+                os.close(seg.fd)
+            except OSError:
+                pass
+        self._wake()
+
+    # --- figures ------------------------------------------------------------------------------
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(s.size for s in self.segments)
+
+    @property
+    def batch_count(self) -> int:
+        return len(self._base)
+
+
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    return os.pread(fd, size, 0) if size else b""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _atomic_write(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+__all__ = ["AppendResult", "InvalidBatch", "PartitionLog", "ProduceError"]
