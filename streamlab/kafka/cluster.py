@@ -70,11 +70,23 @@ class Topic:
 
 
 def validate_topic_name(name: str) -> None:
-    if name in (".", "..") or not LEGAL_TOPIC.match(name or ""):
-        raise TopicError(
-            "invalid_topic_exception",
-            f"Topic name {name!r} is illegal: use 1-249 of [a-zA-Z0-9._-], not '.' or '..'",
+    """Kafka's Topic.validate, with its messages."""
+    if not name:
+        message = "Topic name is illegal, it can't be empty"
+    elif name in (".", ".."):
+        message = 'Topic name cannot be "." or ".."'
+    elif len(name) > 249:
+        message = (
+            f"Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
         )
+    elif not LEGAL_TOPIC.match(name):
+        message = (
+            f'Topic name "{name}" is illegal, it contains a character other than ASCII '
+            "alphanumerics, '.', '_' and '-'"
+        )
+    else:
+        return
+    raise TopicError("invalid_topic_exception", message)
 
 
 class Cluster:
@@ -205,27 +217,43 @@ class Cluster:
         configs: dict[str, str | None] | None = None,
         validate_only: bool = False,
     ) -> Topic | None:
+        # Checks in the order of Kafka's ReplicationControlManager.createTopics, with its words.
         validate_topic_name(name)
         if name in self.topics:
             raise TopicError("topic_already_exists", f"Topic '{name}' already exists.")
-        if partitions == -1:
-            partitions = self.num_partitions
-        if partitions <= 0:
-            raise TopicError("invalid_partitions", "Number of partitions must be larger than 0.")
-        if partitions > 10000:
-            raise TopicError("invalid_partitions", "Number of partitions must be at most 10000.")
-        if replication_factor == -1:
-            replication_factor = 1
-        if replication_factor <= 0 or replication_factor > len(self.brokers):
-            raise TopicError(
-                "invalid_replication_factor",
-                f"Replication factor: {replication_factor} larger than available brokers: "
-                f"{len(self.brokers)}.",
-            )
+        for other in self.topics:
+            if other.replace(".", "_") == name.replace(".", "_"):
+                raise TopicError(
+                    "invalid_topic_exception",
+                    f"Topic '{name}' collides with existing topic: {other}",
+                )
         try:
             clean = validate_topic_configs(configs or {})
         except ConfigError as e:
             raise TopicError("invalid_config", str(e)) from None
+        if replication_factor == 0 or replication_factor < -1:
+            raise TopicError(
+                "invalid_replication_factor",
+                "Replication factor must be larger than 0, or -1 to use the default value.",
+            )
+        if partitions == 0 or partitions < -1:
+            raise TopicError(
+                "invalid_partitions",
+                "Number of partitions was set to an invalid non-positive value.",
+            )
+        if partitions == -1:
+            partitions = self.num_partitions
+        if partitions > 10000:
+            raise TopicError("invalid_partitions", "Number of partitions must be at most 10000.")
+        if replication_factor == -1:
+            replication_factor = 1
+        if replication_factor > len(self.brokers):
+            raise TopicError(
+                "invalid_replication_factor",
+                f"Unable to replicate the partition {replication_factor} time(s): The target "
+                f"replication factor of {replication_factor} cannot be reached because only "
+                f"{len(self.brokers)} broker(s) are registered.",
+            )
         if validate_only:
             return None
         topic = Topic(name, uuid.uuid4(), replication_factor, configs=clean)
@@ -252,11 +280,13 @@ class Cluster:
         topic = self.topics.get(name)
         if topic is None:
             raise TopicError("unknown_topic_or_partition", f"The topic '{name}' does not exist.")
-        if count <= len(topic.partitions):
+        if count == len(topic.partitions):
+            raise TopicError("invalid_partitions", f"Topic already has {count} partition(s).")
+        if count < len(topic.partitions):
             raise TopicError(
                 "invalid_partitions",
-                f"Topic currently has {len(topic.partitions)} partitions, {count} would not be an "
-                "increase.",
+                f"The topic {name} currently has {len(topic.partitions)} partition(s); {count} "
+                "would not be an increase.",
             )
         if validate_only:
             return
@@ -264,6 +294,30 @@ class Cluster:
             topic.partitions.append(Partition(name, i, self._open_log(topic, i)))
         self.elect_leaders()
         self.save()
+
+    def alter_topic_configs(
+        self, name: str, configs: dict[str, str], validate_only: bool = False
+    ) -> None:
+        """Replace a topic's explicit configs (AlterConfigs/IncrementalAlterConfigs compute the
+        new set). segment.bytes applies to the open logs' next roll; other configs are read
+        when used."""
+        topic = self.topics.get(name)
+        if topic is None:
+            raise TopicError(
+                "unknown_topic_or_partition", "This server does not host this topic-partition."
+            )
+        try:
+            clean = validate_topic_configs(configs)
+        except ConfigError as e:
+            raise TopicError("invalid_config", str(e)) from None
+        if validate_only:
+            return
+        topic.configs = clean
+        seg_bytes = int(topic.config("segment.bytes"))
+        for p in topic.partitions:
+            p.log.segment_bytes = seg_bytes
+        self.save()
+        log.info("altered configs of topic %s: %s", name, clean or "all defaults")
 
     def topic_by_id(self, topic_id: uuid.UUID) -> Topic | None:
         for t in self.topics.values():

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from streamlab.kafka import apis
-from streamlab.kafka.apis import PRE_AUTH, VERSIONS, ApiKey, RequestContext
+from streamlab.kafka.apis import PRE_AUTH, VERSIONS, ApiKey, RequestContext, sasl
 from streamlab.kafka.apis.api_versions import unsupported_version_response
 from streamlab.kafka.cluster import Broker, Cluster
 from streamlab.kafka.protocol.codec import DecodeError, decode_request, encode_response, peek_header
@@ -84,8 +84,17 @@ class BrokerListener:
         self.emulator.connections[conn.id] = conn
         try:
             await self._loop(conn, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except asyncio.IncompleteReadError as e:
+            if e.partial or e.expected != 4:  # not a clean close between two requests
+                log.warning(
+                    "connection %s (%s): closed mid-request after %d of %d bytes",
+                    conn.peer,
+                    conn.client_id,
+                    len(e.partial),
+                    e.expected,
+                )
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the peer went away, or the broker is shutting down
         except Exception:
             log.exception(
                 "connection %s (%s): internal error, closing it", conn.peer, conn.client_id
@@ -151,11 +160,7 @@ class BrokerListener:
             and conn.principal is None
             and (api_key not in PRE_AUTH)
         ):
-            log.warning(
-                "connection %s: %s before SASL authentication; closing it",
-                conn.peer,
-                ApiKey(api_key).name,
-            )
+            sasl.log_unauthenticated(conn.peer, ApiKey(api_key).name)  # rate-limited
             return False
         try:
             request = decode_request(frame)

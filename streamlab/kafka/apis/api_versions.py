@@ -11,6 +11,9 @@ from streamlab.kafka.apis import ApiKey, RequestContext, advertised, handles
 
 @handles(ApiKey.API_VERSIONS)
 async def api_versions(ctx: RequestContext, request) -> object:
+    name = getattr(request, "client_software_name", "")  # v3+: e.g. confluent-kafka-python
+    if name:
+        ctx.conn.client_software = f"{name}/{getattr(request, 'client_software_version', '')}"
     keys = tuple(
         ctx.new("ApiVersion", api_key=k, min_version=lo, max_version=hi)
         for k, lo, hi in advertised()

@@ -49,7 +49,8 @@ def _collect(ctx: RequestContext, req):
     for t in req.topics:
         if by_id:
             topic = cluster.topic_by_id(t.topic_id)
-            missing = ErrorCode.unknown_topic_id
+            # Kafka: UNKNOWN_TOPIC_ID only for an unknown id, not for a known id's unknown partition
+            missing = ErrorCode.unknown_topic_or_partition if topic else ErrorCode.unknown_topic_id
         else:
             topic = cluster.topics.get(t.topic)
             missing = ErrorCode.unknown_topic_or_partition
