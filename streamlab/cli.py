@@ -1,0 +1,311 @@
+"""The ``streamlab`` command: a thin layer over :mod:`streamlab.stack` and :mod:`streamlab.doctor`.
+
+    streamlab up [--profile P] [--brokers N]   start the lab, return when healthy
+    streamlab status                           what runs where (exit 3 if something is down)
+    streamlab logs [component] [-f] [-n N]     a component's output
+    streamlab reset [--yes]                    stop, wipe the lab's data, start again
+    streamlab down                             stop everything
+    streamlab doctor [--profile P]             check this machine
+
+Expected failures print one line saying what went wrong and what to do, and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from streamlab import config, doctor, stack
+from streamlab.config import Settings, StreamlabError
+from streamlab.stack import ComponentStatus, Stack, State
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_DOWN = 3  # `status`: something is not running
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports it
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except StreamlabError as e:
+        print(f"streamlab: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("streamlab: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`streamlab status | head -1`); silence the flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamlab",
+        description="Run the streamlab lab stack (state in $STREAMLAB_HOME or ./.streamlab).",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    up = _command(sub, "up", cmd_up, "start the lab and wait until it is healthy")
+    _profile_option(up)
+    up.add_argument("--brokers", type=_positive_int, help="Kafka brokers (emulated; default 1)")
+
+    _command(sub, "down", cmd_down, "stop the lab")
+    _command(sub, "status", cmd_status, "show what runs (exit 3 if something is down)")
+
+    reset = _command(sub, "reset", cmd_reset, "stop, delete all lab data, start again")
+    reset.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    _profile_option(reset)
+
+    logs = _command(sub, "logs", cmd_logs, "print a component's log")
+    names = sorted({c.name for c in stack.COMPONENTS})
+    logs.add_argument("component", nargs="?", choices=names, help="default: all")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=_non_negative_int, default=50, metavar="N")
+
+    doc = _command(sub, "doctor", cmd_doctor, "check that this machine can run the lab")
+    _profile_option(doc)
+    return parser
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    lab = Stack(_settings(args.profile))
+    _start(lab, args.brokers)
+    return EXIT_OK
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    lab = Stack(_settings(None))
+    for result in lab.down():
+        if result.was_running:
+            how = "killed after it ignored SIGTERM" if result.killed else "stopped"
+            print(f"{result.name}: {how} (pid {result.pid})")
+        else:
+            print(f"{result.name}: was not running")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    lab = Stack(_settings(None))
+    statuses = _print_status(lab)
+    up = statuses and all(s.state is State.RUNNING for s in statuses)
+    return EXIT_OK if up else EXIT_DOWN
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    lab = Stack(_settings(args.profile))
+    data = lab.paths.data
+    if not args.yes and not _confirm(
+        f"This stops the lab and deletes everything in {data} (topics, offsets, groups, "
+        "queries, functions). Continue?"
+    ):
+        print("reset cancelled; nothing changed.")
+        return EXIT_ERROR
+    lab.down()
+    # Delete only the data folder of the lab home: config, credentials and logs stay.
+    if data.is_dir() and data.name == "data" and data.parent == lab.paths.home:
+        shutil.rmtree(data)
+    print(f"stopped the lab and deleted {data}; starting it again")
+    _start(lab, brokers=None)
+    return EXIT_OK
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    lab = Stack(_settings(None))
+    names = [args.component] if args.component else sorted({c.name for c in stack.COMPONENTS})
+    present = {
+        f"{name}/{path.name}" if path != lab.paths.log_file(name) else name: path
+        for name in names
+        for path in lab.log_files(name)
+        if path.exists()
+    }
+    if not present:
+        wanted = args.component or "any component"
+        raise StreamlabError(
+            f"no log for {wanted} in {lab.paths.logs}; start the lab with `streamlab up`"
+        )
+    for label, path in present.items():
+        if len(present) > 1:
+            print(f"==> {label} ({path}) <==")
+        for line in stack.tail_lines(path, args.lines):
+            print(line)
+    if args.follow:
+        _follow(present)
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    checks = doctor.run_checks(_settings(args.profile, prefer_running=False))
+    for check in checks:
+        print(check.line())
+    failed = sum(c.level is doctor.Level.FAIL for c in checks)
+    if failed:
+        print(f"{failed} check(s) failed; fix them and run `streamlab doctor` again.")
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _start(lab: Stack, brokers: int | None) -> None:
+    began = time.monotonic()
+    started = lab.up(brokers=brokers)
+    took = time.monotonic() - began
+    statuses = lab.status()
+    for s in statuses:
+        if s.state is not State.RUNNING:
+            raise StreamlabError(
+                f"{s.name} is {s.state.value} after start; see `streamlab logs {s.name}`"
+            )
+    if started:
+        _print_up(lab, statuses, took)
+    else:
+        print(f"streamlab is already running (profile {lab.settings.profile.name!r}).")
+        _print_status(lab)
+
+
+# --- output -------------------------------------------------------------------------------------
+
+
+def _print_up(lab: Stack, statuses: list[ComponentStatus], took: float) -> None:
+    print(f"streamlab is up (profile {lab.settings.profile.name!r}, healthy after {took:.1f} s)")
+    for s in statuses:
+        for label, value in s.endpoints.items():
+            print(f"  {s.name:<8} {label:<14} {value}")
+    print(f"  {'data':<23} {lab.paths.data}")
+    print(f"  {'logs':<23} {lab.paths.logs}  (streamlab logs)")
+    print("Stop it with: streamlab down")
+
+
+def _print_status(lab: Stack) -> list[ComponentStatus]:
+    statuses = lab.status()
+    profile = next((s.profile for s in statuses if s.profile), lab.settings.profile.name)
+    print(f"profile {profile!r}, lab home {lab.paths.home}")
+    rows = [("COMPONENT", "STATE", "PID", "PORTS", "UPTIME", "MEMORY")]
+    for s in statuses:
+        live = s.state in (State.RUNNING, State.UNHEALTHY)
+        rows.append(
+            (
+                s.name,
+                s.state.value,
+                str(s.pid) if live else "-",
+                " ".join(map(str, s.ports)) if live else "-",
+                _duration(s.uptime) if s.uptime is not None else "-",
+                f"{s.rss / 1024**2:.1f} MB" if s.rss is not None else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for s in statuses:
+        if s.state is State.CRASHED:
+            print(f"{s.name} crashed (pid {s.pid} is gone): see `streamlab logs {s.name}`, "
+                  "then `streamlab up`")  # fmt: skip
+        elif s.state is State.UNHEALTHY:
+            print(f"{s.name} runs but fails its health check: see `streamlab logs {s.name}`")
+    return statuses
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _settings(profile: str | None, prefer_running: bool = True) -> Settings:
+    """Settings for ``--profile``; without it, the profile of the lab that runs, if any."""
+    settings = config.load(profile=profile)
+    if profile is None and prefer_running:
+        running = Stack(settings).running_profile()
+        if running and running != settings.profile.name:
+            settings = config.load(profile=running)
+    return settings
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise StreamlabError("reset needs confirmation; run `streamlab reset --yes`")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _follow(files: dict[str, Path]) -> None:
+    """Print lines appended to ``files`` until Ctrl-C; survives log rotation on restart."""
+    prefix = len(files) > 1
+    handles = {name: _open_at_end(path) for name, path in files.items()}
+    try:
+        while True:
+            for name, path in files.items():
+                handle = handles[name]
+                for line in handle.readlines():
+                    print(f"{name} | {line}" if prefix else line, end="", flush=True)
+                if _rotated(handle, path):
+                    handle.close()
+                    handles[name] = path.open(errors="replace")
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for handle in handles.values():
+            handle.close()
+
+
+def _open_at_end(path: Path):
+    handle = path.open(errors="replace")
+    handle.seek(0, 2)
+    return handle
+
+
+def _rotated(handle, path: Path) -> bool:
+    try:
+        return os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino
+    except OSError:
+        return False
+
+
+def _command(sub, name: str, run: Callable[[argparse.Namespace], int], help_: str):
+    parser = sub.add_parser(name, help=help_, description=help_)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _profile_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        choices=list(config.PROFILES),
+        help=f"default: ${config.ENV_PROFILE}, then config.toml, then emulated",
+    )
+
+
+def _positive_int(text: str) -> int:
+    return _int_at_least(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

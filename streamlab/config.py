@@ -1,0 +1,358 @@
+"""Profiles, lab paths and client settings for the active profile.
+
+Every client in the workshop (notebooks, ``lambda_fn``, tests) gets its settings here, so the same
+code runs on every profile:
+
+    >>> from confluent_kafka import Producer
+    >>> from streamlab.config import kafka_config
+    >>> producer = Producer(kafka_config(**{"client.id": "lesson-01"}))  # doctest: +SKIP
+
+Resolution order, first match wins:
+
+* profile: env ``STREAMLAB_PROFILE`` > ``profile`` in a config file > ``emulated``;
+* bootstrap: env ``STREAMLAB_BOOTSTRAP`` > the running stack's state file (the ports it really
+  got) > ``[profiles.<name>] bootstrap`` in a config file > ``127.0.0.1:<ports.kafka>``;
+* config file: ``<lab home>/config.toml`` overrides ``~/.config/streamlab/config.toml``;
+* credentials: env ``STREAMLAB_KAFKA_API_KEY``/``STREAMLAB_KAFKA_API_SECRET`` >
+  ``<lab home>/credentials.toml`` > ``~/.config/streamlab/credentials.toml``. The lab home is
+  git-ignored, so credentials never land in the repository.
+
+A config file looks like this (every key optional)::
+
+    profile = "emulated"
+
+    [ports]
+    kafka = 9092      # 0 lets the OS choose (tests use this)
+    console = 9021
+
+    [profiles.cloud]
+    bootstrap = "pkc-xxxxx.eu-west-1.aws.confluent.cloud:9092"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_PROFILE = "STREAMLAB_PROFILE"
+ENV_HOME = "STREAMLAB_HOME"
+ENV_BOOTSTRAP = "STREAMLAB_BOOTSTRAP"
+ENV_API_KEY = "STREAMLAB_KAFKA_API_KEY"
+ENV_API_SECRET = "STREAMLAB_KAFKA_API_SECRET"
+
+DEFAULT_PROFILE = "emulated"
+DEFAULT_PORTS = {"kafka": 9092, "console": 9021, "registry": 8081, "ksql": 8088, "aws": 4566}
+LOCALHOST = "127.0.0.1"
+
+
+class StreamlabError(Exception):
+    """An expected failure with a message that says what went wrong and what to do.
+
+    The CLI prints the message as one line (no traceback) and exits non-zero.
+    """
+
+
+class ConfigError(StreamlabError):
+    """The configuration is missing something or is invalid."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Where the systems the workshop talks to come from.
+
+    Attributes:
+        name: what ``STREAMLAB_PROFILE`` and ``--profile`` accept.
+        description: one line for help texts and errors.
+        available: False for profiles that are recognised but not built yet.
+        local: True when ``streamlab up`` runs the systems on this machine.
+        security_protocol: Kafka ``security.protocol`` when the profile needs credentials.
+    """
+
+    name: str
+    description: str
+    available: bool = True
+    local: bool = True
+    security_protocol: str | None = None
+
+    @property
+    def needs_credentials(self) -> bool:
+        return self.security_protocol is not None
+
+    def require_available(self) -> None:
+        if not self.available:
+            ready = ", ".join(p.name for p in PROFILES.values() if p.available)
+            raise ConfigError(
+                f"profile {self.name!r} ({self.description}) is not available yet; "
+                f"use one of: {ready}"
+            )
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("emulated", "the offline emulators in streamlab (no JVM, no Docker)"),
+        Profile("jvm", "real Apache Kafka started from Maven jars (needs Java 17+ and Maven)"),
+        Profile("docker", "Confluent Platform images with Docker Compose", available=False),
+        Profile(
+            "cloud",
+            "Confluent Cloud and AWS",
+            available=False,
+            local=False,
+            security_protocol="SASL_SSL",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class LabPaths:
+    """The lab home (``.streamlab/``) and where each component keeps its files."""
+
+    home: Path
+
+    @property
+    def run(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    def state_file(self, component: str) -> Path:
+        return self.run / f"{component}.json"
+
+    def log_file(self, component: str) -> Path:
+        return self.logs / f"{component}.log"
+
+    def data_dir(self, name: str) -> Path:
+        return self.data / name
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything resolved from env and config files; build it with :func:`load`."""
+
+    profile: Profile
+    paths: LabPaths
+    ports: dict[str, int]
+    file: dict[str, Any]  # merged config files, for profile-specific keys
+    env: dict[str, str]
+
+    def profile_value(self, key: str) -> Any:
+        return self.file.get("profiles", {}).get(self.profile.name, {}).get(key)
+
+
+# --- resolution ---------------------------------------------------------------------------------
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest directory holding streamlab's pyproject.toml, else ``start`` (the cwd)."""
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and _project_name(pyproject) == "streamlab":
+            return folder
+    return start
+
+
+def lab_home(env: dict[str, str] | None = None, cwd: Path | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get(ENV_HOME):
+        return Path(env[ENV_HOME]).expanduser().resolve()
+    return project_root(cwd) / ".streamlab"
+
+
+def user_config_dir(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")) / ".config")
+    return Path(base).expanduser() / "streamlab"
+
+
+def load(
+    env: dict[str, str] | None = None, cwd: Path | None = None, profile: str | None = None
+) -> Settings:
+    """Resolve the active settings. ``profile`` (e.g. from ``--profile``) beats everything."""
+    env = dict(os.environ if env is None else env)
+    home = lab_home(env, cwd)
+    file = _merge(
+        _read_toml(user_config_dir(env) / "config.toml"), _read_toml(home / "config.toml")
+    )
+    name = profile or env.get(ENV_PROFILE) or file.get("profile") or DEFAULT_PROFILE
+    return Settings(
+        profile=get_profile(name),
+        paths=LabPaths(home),
+        ports=_ports(file.get("ports", {})),
+        file=file,
+        env=env,
+    )
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = ", ".join(PROFILES)
+        raise ConfigError(
+            f"unknown profile {name!r}; choose one of: {known} "
+            f"(set by --profile, {ENV_PROFILE} or 'profile' in config.toml)"
+        ) from None
+
+
+def active_profile() -> Profile:
+    return load().profile
+
+
+# --- client settings ----------------------------------------------------------------------------
+
+
+def kafka_config(**overrides: Any) -> dict[str, Any]:
+    """confluent-kafka settings for the active profile, plus ``overrides``.
+
+    Args:
+        overrides: librdkafka keys contain dots, so pass them as a dict:
+            ``kafka_config(**{"group.id": "lesson-01", "auto.offset.reset": "earliest"})``.
+
+    Raises:
+        ConfigError: a live profile lacks its bootstrap address or a credential.
+    """
+    settings = load()
+    conf: dict[str, Any] = {"bootstrap.servers": bootstrap_servers(settings)}
+    if settings.profile.needs_credentials:
+        key, secret = kafka_credentials(settings)
+        conf.update(
+            {
+                "security.protocol": settings.profile.security_protocol,
+                "sasl.mechanisms": "PLAIN",
+                "sasl.username": key,
+                "sasl.password": secret,
+            }
+        )
+    conf.update(overrides)
+    return conf
+
+
+def bootstrap_servers(settings: Settings) -> str:
+    if settings.env.get(ENV_BOOTSTRAP):
+        return settings.env[ENV_BOOTSTRAP]
+    if settings.profile.local:
+        # Imported here: stack builds on this module, and only this lookup needs it.
+        from streamlab import stack
+
+        running = stack.running_state(settings, "kafka")
+        if running and running.get("bootstrap"):
+            return running["bootstrap"]
+    configured = settings.profile_value("bootstrap")
+    if configured:
+        return configured
+    if not settings.profile.local:
+        raise ConfigError(
+            f"profile {settings.profile.name!r} has no Kafka bootstrap address: set "
+            f"{ENV_BOOTSTRAP} or [profiles.{settings.profile.name}] bootstrap in "
+            f"{settings.paths.home / 'config.toml'}"
+        )
+    port = settings.ports["kafka"]
+    if port == 0:
+        raise ConfigError(
+            "the Kafka port is set to 0 (chosen at start) and the lab is not running; "
+            "start it with `streamlab up`"
+        )
+    return f"{LOCALHOST}:{port}"
+
+
+def kafka_credentials(settings: Settings) -> tuple[str, str]:
+    """The Kafka API key and secret for a live profile, from env or a git-ignored file."""
+    files = [
+        settings.paths.home / "credentials.toml",
+        user_config_dir(settings.env) / "credentials.toml",
+    ]
+    stored = _merge(*(_read_toml(f) for f in reversed(files))).get(settings.profile.name, {})
+    values = []
+    wanted = ((ENV_API_KEY, "kafka_api_key"), (ENV_API_SECRET, "kafka_api_secret"))
+    for env_name, file_key in wanted:
+        value = settings.env.get(env_name) or stored.get(file_key)
+        if not value:
+            raise ConfigError(
+                f"profile {settings.profile.name!r} needs a Kafka credential: set {env_name} "
+                f"or put {file_key} under [{settings.profile.name}] in {files[0]} "
+                "(never in the repository)"
+            )
+        values.append(str(value))
+    return values[0], values[1]
+
+
+def registry_url() -> str:
+    return _endpoint("registry_url", "registry")
+
+
+def ksql_url() -> str:
+    return _endpoint("ksql_url", "ksql")
+
+
+def aws_endpoint() -> str:
+    return _endpoint("aws_endpoint", "aws")
+
+
+def _endpoint(key: str, port_name: str) -> str:
+    # Placeholder until the registry, ksql and Lambda components exist: the emulated defaults,
+    # or what a config file says for the profile.
+    settings = load()
+    configured = settings.profile_value(key)
+    if configured:
+        return configured
+    if not settings.profile.local:
+        raise ConfigError(
+            f"profile {settings.profile.name!r} has no {key}: set [profiles."
+            f"{settings.profile.name}] {key} in {settings.paths.home / 'config.toml'}"
+        )
+    return f"http://{LOCALHOST}:{settings.ports[port_name]}"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _ports(configured: dict[str, Any]) -> dict[str, int]:
+    ports = dict(DEFAULT_PORTS)
+    for name, value in configured.items():
+        if name not in ports:
+            raise ConfigError(f"unknown port {name!r} in [ports]; known: {', '.join(ports)}")
+        if not isinstance(value, int) or not 0 <= value <= 65535:
+            raise ConfigError(f"[ports] {name} must be a number from 0 to 65535, not {value!r}")
+        ports[name] = value
+    return ports
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}; fix or delete the file") from None
+
+
+def _merge(*layers: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge dicts; later layers win."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = _merge(merged[key], value)
+            else:
+                merged[key] = value
+    return merged
+
+
+def _project_name(pyproject: Path) -> str | None:
+    try:
+        with pyproject.open("rb") as f:
+            return tomllib.load(f).get("project", {}).get("name")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None

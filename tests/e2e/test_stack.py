@@ -1,0 +1,156 @@
+"""End to end: the `streamlab` CLI in a throwaway lab home on OS-chosen ports.
+
+`up` starts the real component, one message goes through ``kafka_config()`` exactly as a
+notebook would send it, then `status`, `reset --yes` and `down`. Port 0 everywhere, so a lab
+the user already runs on 9092 is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from streamlab.config import ENV_HOME, ENV_PROFILE, kafka_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    for name in list(os.environ):
+        if name.startswith("STREAMLAB_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
+    home = tmp_path / "lab"
+    home.mkdir()
+    (home / "config.toml").write_text("[ports]\nkafka = 0\nconsole = 0\n")
+    monkeypatch.setenv(ENV_HOME, str(home))  # for kafka_config() in this process
+    yield home
+    streamlab("down")  # also after a failed assertion
+
+
+def streamlab(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a learner would, in a child process that inherits the test's env."""
+    return subprocess.run(
+        [sys.executable, "-m", "streamlab.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def timed_up(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    began = time.monotonic()
+    done = streamlab("up", *args, timeout=400)
+    took = time.monotonic() - began
+    print(f"`{' '.join(['streamlab', 'up', *args])}` returned healthy in {took:.2f} s")
+    assert done.returncode == 0, done.stderr
+    return done, took
+
+
+def roundtrip(topic: str) -> None:
+    delivered = []
+    producer = Producer(kafka_config(**{"client.id": "e2e-producer"}))
+    producer.produce(topic, b"hello lab", b"k1", on_delivery=lambda e, m: delivered.append(e))
+    assert producer.flush(30) == 0
+    assert delivered == [None]
+
+    # assign(), not subscribe(): this checks the stack and its addresses; consumer groups are
+    # the conformance suite's business.
+    consumer = Consumer(kafka_config(**{"group.id": f"e2e-{topic}"}))
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    deadline = time.monotonic() + 30
+    msg = None
+    while time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and not msg.error():
+            break
+    consumer.close()
+    assert msg is not None and msg.error() is None
+    assert (msg.topic(), msg.key(), msg.value()) == (topic, b"k1", b"hello lab")
+
+
+def topics() -> set[str]:
+    return set(AdminClient(kafka_config()).list_topics(timeout=10).topics)
+
+
+def gone(pid: int) -> bool:
+    # A zombie counts as gone: without a reaping init (some containers) orphans linger as such.
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def state(home: Path) -> dict:
+    return json.loads((home / "run" / "kafka.json").read_text())
+
+
+def test_emulated_stack_up_roundtrip_status_reset_down(lab: Path) -> None:
+    done, _ = timed_up()
+    first = state(lab)
+    assert f"bootstrap      {first['bootstrap']}" in done.stdout
+    assert first["bootstrap"] != "127.0.0.1:9092"  # OS-chosen, never the user's lab port
+
+    topic = f"e2e-{uuid.uuid4().hex[:8]}"
+    roundtrip(topic)
+    assert kafka_config()["bootstrap.servers"] == first["bootstrap"]
+
+    status = streamlab("status")
+    assert status.returncode == 0, status.stdout
+    assert f"kafka      running  {first['pid']}" in status.stdout
+
+    again = streamlab("up")
+    assert again.returncode == 0
+    assert "already running" in again.stdout
+
+    reset = streamlab("reset", "--yes")
+    assert reset.returncode == 0, reset.stderr
+    second = state(lab)
+    assert second["pid"] != first["pid"]
+    assert topic not in topics()  # the data went with the reset
+    roundtrip(topic)  # and the fresh lab works, on its new ports
+
+    down = streamlab("down")
+    assert down.returncode == 0
+    assert down.stdout == f"kafka: stopped (pid {second['pid']})\n"
+    assert gone(second["pid"])
+    status = streamlab("status")
+    assert status.returncode == 3
+    assert "kafka      stopped" in status.stdout
+
+
+def test_emulated_stack_with_three_brokers(lab: Path) -> None:
+    timed_up("--brokers", "3")
+    assert len(state(lab)["bootstrap"].split(",")) == 3
+    roundtrip(f"e2e-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.mark.realkafka
+def test_jvm_stack_up_roundtrip_down(lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlab import realkafka
+
+    ok, reason = realkafka.available()
+    if not ok:
+        pytest.skip(f"the jvm profile needs Java 17+ and Maven: {reason}")
+    timed_up("--profile", "jvm")
+    info = state(lab)
+    assert info["profile"] == "jvm"
+    monkeypatch.setenv(ENV_PROFILE, "jvm")
+    roundtrip(f"e2e-{uuid.uuid4().hex[:8]}")
+    status = streamlab("status")
+    assert status.returncode == 0, status.stdout
+    down = streamlab("down", timeout=60)
+    assert down.stdout == f"kafka: stopped (pid {info['pid']})\n"
+    assert gone(info["pid"])
