@@ -16,6 +16,8 @@ from functools import cache
 from kio.index import UnknownAPIKey, UnknownEntity, load_request_schema, load_response_schema
 from kio.serial import entity_reader, entity_writer
 
+from streamlab.kafka.protocol import guard
+
 SIZE = struct.Struct(">i")
 HEADER_PREFIX = struct.Struct(">hhi")  # api_key, api_version, correlation_id
 
@@ -59,7 +61,10 @@ def decode_request(frame: bytes) -> Request:
     if schema is None:
         raise DecodeError(f"no schema for api_key={api_key} version={api_version}")
     try:
+        # Structure first: kio's native reader must never see an impossible count (see guard).
+        guard.check(frame, 0, schema.__header_schema__, header=True)
         header, used = entity_reader(schema.__header_schema__)(frame, 0)
+        guard.check(frame, used, schema)
         body, _ = entity_reader(schema)(frame, used)
     except Exception as e:  # kio's native reader raises several types for bad input
         raise DecodeError(f"cannot decode {schema.__name__} v{api_version}: {e}") from None
