@@ -36,6 +36,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--num-partitions", type=int, default=1, help="partitions of auto-created topics"
     )
+    p.add_argument(
+        "--group-initial-rebalance-delay-ms",
+        type=int,
+        default=0,
+        help="wait this long for more members before a new group's first rebalance "
+        "(Kafka's default is 3000; 0 here so a lesson's first consumer starts at once)",
+    )
     p.add_argument("--log-level", default="info")
     args = p.parse_args(argv)
     if args.brokers < 1:
@@ -58,6 +65,7 @@ async def run(args: argparse.Namespace) -> None:
         sasl_users=sasl_users,
         auto_create=not args.no_auto_create,
         num_partitions=args.num_partitions,
+        group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms,
     )
     await emulator.start()
     runner, http_port = await webapi.start(emulator, args.host, args.http_port)
