@@ -6,6 +6,7 @@
     streamlab reset [--yes]                    stop, wipe the lab's data, start again
     streamlab down                             stop everything
     streamlab doctor [--profile P]             check this machine
+    streamlab broker stop|start N              take one emulated broker down or back up
 
 Expected failures print one line saying what went wrong and what to do, and exit non-zero.
 """
@@ -73,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     doc = _command(sub, "doctor", cmd_doctor, "check that this machine can run the lab")
     _profile_option(doc)
+
+    broker = _command(sub, "broker", cmd_broker, "stop or start one emulated Kafka broker")
+    broker.add_argument("action", choices=["stop", "start"])
+    broker.add_argument("node_id", type=_positive_int, metavar="N", help="broker id (1..N)")
     return parser
 
 
@@ -101,6 +106,27 @@ def cmd_status(args: argparse.Namespace) -> int:
     statuses = _print_status(lab)
     up = statuses and all(s.state is State.RUNNING for s in statuses)
     return EXIT_OK if up else EXIT_DOWN
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    """A fault-tolerance lesson: partitions led by the stopped broker move to a live replica
+    (or go offline when their replication factor is 1), as on a real cluster."""
+    from streamlab.kafka.observe import ObserveClient, ObserveError
+
+    settings = _settings(None)
+    state = stack.running_state(settings, "kafka")
+    url = (state or {}).get("endpoints", {}).get("observability")
+    if url is None:
+        raise StreamlabError("the emulated Kafka cluster is not running; start it: streamlab up")
+    client = ObserveClient(url)
+    try:
+        act = client.stop_broker if args.action == "stop" else client.start_broker
+        cluster = act(args.node_id)
+    except ObserveError as e:
+        raise StreamlabError(f"cannot {args.action} broker {args.node_id}: {e.message}") from None
+    for b in cluster["brokers"]:
+        print(f"broker {b['id']} {b['host']}:{b['port']}: {'up' if b['alive'] else 'DOWN'}")
+    return EXIT_OK
 
 
 def cmd_reset(args: argparse.Namespace) -> int:

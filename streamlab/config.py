@@ -238,6 +238,18 @@ def kafka_config(**overrides: Any) -> dict[str, Any]:
     return conf
 
 
+def producer_config(**overrides: Any) -> dict[str, Any]:
+    """``kafka_config()`` for a Producer, with the settings this workshop teaches.
+
+    - ``partitioner=murmur2_random``: the Java client's key hashing, which ksqlDB, Kafka Connect
+      (Datagen) and Kafka Streams use. librdkafka's default (CRC32) would put the same key on a
+      different partition than ksqlDB does, and a stream-table join would then miss rows.
+    - ``acks=all``: a record counts as written once every in-sync replica has it.
+    Consumers and admin clients warn about these producer-only keys, hence a separate helper.
+    """
+    return kafka_config(**{"partitioner": "murmur2_random", "acks": "all", **overrides})
+
+
 def bootstrap_servers(settings: Settings) -> str:
     if settings.env.get(ENV_BOOTSTRAP):
         return settings.env[ENV_BOOTSTRAP]

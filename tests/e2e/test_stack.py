@@ -136,6 +136,17 @@ def test_emulated_stack_with_three_brokers(lab: Path) -> None:
     assert len(state(lab)["bootstrap"].split(",")) == 3
     roundtrip(f"e2e-{uuid.uuid4().hex[:8]}")
 
+    # The fault-tolerance lesson's commands: one broker down, the cluster still serves.
+    stopped = streamlab("broker", "stop", "2")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "broker 2" in stopped.stdout and "DOWN" in stopped.stdout
+    roundtrip(f"e2e-{uuid.uuid4().hex[:8]}")
+    unknown = streamlab("broker", "stop", "9")
+    assert unknown.returncode == 1
+    assert "no broker 9" in unknown.stderr
+    started = streamlab("broker", "start", "2")
+    assert started.returncode == 0 and "DOWN" not in started.stdout
+
 
 @pytest.mark.realkafka
 def test_jvm_stack_up_roundtrip_down(lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:

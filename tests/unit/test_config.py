@@ -204,6 +204,17 @@ def test_overrides_are_merged_last(lab: Path) -> None:
     assert conf == {"bootstrap.servers": "x:1", "group.id": "g1"}
 
 
+def test_producer_config_hashes_keys_like_ksqldb(lab: Path) -> None:
+    conf = config.producer_config(**{"bootstrap.servers": "x:1", "linger.ms": 5})
+    assert conf == {
+        "bootstrap.servers": "x:1",
+        "partitioner": "murmur2_random",  # the Java client's partitioner, as ksqlDB uses
+        "acks": "all",
+        "linger.ms": 5,
+    }
+    assert config.producer_config(acks="1")["acks"] == "1"
+
+
 # --- credentials (live profiles) ----------------------------------------------------------------
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from streamlab.datagen.cli import main
+
+sys.exit(main())
