@@ -300,7 +300,7 @@ def kafka_credentials(settings: Settings) -> tuple[str, str]:
 
 
 def registry_url() -> str:
-    return _endpoint("registry_url", "registry")
+    return _endpoint("registry_url", "registry", component="registry")
 
 
 def ksql_url() -> str:
@@ -311,13 +311,20 @@ def aws_endpoint() -> str:
     return _endpoint("aws_endpoint", "aws")
 
 
-def _endpoint(key: str, port_name: str) -> str:
-    # Placeholder until the registry, ksql and Lambda components exist: the emulated defaults,
-    # or what a config file says for the profile.
+def _endpoint(key: str, port_name: str, component: str | None = None) -> str:
+    """What a config file says for the profile, else the running component's real address,
+    else the emulated default."""
     settings = load()
     configured = settings.profile_value(key)
     if configured:
         return configured
+    if component and settings.profile.local:
+        from streamlab import stack
+
+        running = stack.running_state(settings, component)
+        url = (running or {}).get("ready", {}).get("url")
+        if url:
+            return url
     if not settings.profile.local:
         raise ConfigError(
             f"profile {settings.profile.name!r} has no {key}: set [profiles."

@@ -34,6 +34,9 @@ REQUIRED_MODULES = {
     "confluent_kafka": "confluent-kafka",
     "aiohttp": "aiohttp",
     "psutil": "psutil",
+    "google.protobuf": "protobuf",
+    "grpc_tools": "grpcio-tools",
+    "jsonschema": "jsonschema",
 }
 
 

@@ -139,6 +139,19 @@ def _emulated_kafka_ports(ctx: LaunchContext) -> list[tuple[str, int]]:
     return [*_kafka_ports(ctx), ("console", ctx.settings.ports["console"])]
 
 
+def _registry_argv(ctx: LaunchContext) -> list[str]:
+    # Started after kafka, so the bootstrap is the one the running cluster really got.
+    from streamlab.config import bootstrap_servers
+
+    return [
+        sys.executable, "-m", "streamlab.registry",
+        "--bootstrap", bootstrap_servers(ctx.settings),
+        "--host", LOCALHOST,
+        "--port", str(ctx.settings.ports["registry"]),
+        "--ready-file", str(ctx.ready_file),
+    ]  # fmt: skip
+
+
 def _realkafka_preflight() -> None:
     if importlib.util.find_spec(REALKAFKA_MODULE) is None:
         raise StackError(
@@ -157,6 +170,15 @@ def http_health(info: dict[str, Any]) -> bool:
         url = f"http://{LOCALHOST}:{info['http']}/health"
         with _NO_PROXY.open(url, timeout=1) as reply:
             return json.load(reply).get("status") == "ok"
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def url_health(info: dict[str, Any]) -> bool:
+    """GET on the ready file's ``url`` answers 200 (the Schema Registry answers ``{}`` on /)."""
+    try:
+        with _NO_PROXY.open(str(info["url"]), timeout=1) as reply:
+            return reply.status == 200
     except (OSError, ValueError, KeyError):
         return False
 
@@ -194,6 +216,14 @@ COMPONENTS: tuple[Component, ...] = (
         start_timeout=300.0,  # the first start may download jars from Maven Central
         stop_timeout=30.0,  # a controlled shutdown of a KRaft node takes a few seconds
         preflight=_realkafka_preflight,
+    ),
+    Component(
+        "registry",
+        profiles=("emulated", "jvm"),
+        command=_registry_argv,
+        ready_file=lambda paths, data: paths.run / "registry.ready.json",
+        healthy=url_health,
+        ports=lambda ctx: [("registry", ctx.settings.ports["registry"])],
     ),
 )
 
@@ -296,7 +326,7 @@ class Stack:
     # -- start --
 
     def _start(self, comp: Component, brokers: int) -> None:
-        if brokers > 1 and not comp.multi_broker:
+        if brokers > 1 and comp.name == "kafka" and not comp.multi_broker:
             raise ConfigError(
                 f"--brokers {brokers} needs the emulated profile; "
                 f"profile {self.settings.profile.name!r} runs one broker"
@@ -589,6 +619,8 @@ def _ports_of(info: dict[str, Any]) -> list[int]:
         ports = [int(a.rpartition(":")[2]) for a in str(info["bootstrap"]).split(",")]
     if info.get("http"):
         ports.append(int(info["http"]))
+    if info.get("port"):
+        ports.append(int(info["port"]))
     return ports
 
 
@@ -598,6 +630,8 @@ def _endpoints_of(info: dict[str, Any]) -> dict[str, str]:
         endpoints["bootstrap"] = str(info["bootstrap"])
     if info.get("http"):
         endpoints["observability"] = f"http://{LOCALHOST}:{info['http']}"
+    if info.get("url"):
+        endpoints["url"] = str(info["url"])
     return endpoints
 
 

@@ -19,8 +19,9 @@ import psutil
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from streamlab.config import ENV_HOME, ENV_PROFILE, kafka_config
+from streamlab.config import ENV_HOME, ENV_PROFILE, kafka_config, registry_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +34,8 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
     home = tmp_path / "lab"
     home.mkdir()
-    (home / "config.toml").write_text("[ports]\nkafka = 0\nconsole = 0\n")
+    # every port OS-chosen: a lab the user runs on the default ports is never touched
+    (home / "config.toml").write_text("[ports]\nkafka = 0\nconsole = 0\nregistry = 0\n")
     monkeypatch.setenv(ENV_HOME, str(home))  # for kafka_config() in this process
     yield home
     streamlab("down")  # also after a failed assertion
@@ -81,6 +83,10 @@ def roundtrip(topic: str) -> None:
     assert (msg.topic(), msg.key(), msg.value()) == (topic, b"k1", b"hello lab")
 
 
+def subjects() -> list[str]:
+    return SchemaRegistryClient({"url": registry_url()}).get_subjects()
+
+
 def topics() -> set[str]:
     return set(AdminClient(kafka_config()).list_topics(timeout=10).topics)
 
@@ -106,6 +112,10 @@ def test_emulated_stack_up_roundtrip_status_reset_down(lab: Path) -> None:
     topic = f"e2e-{uuid.uuid4().hex[:8]}"
     roundtrip(topic)
     assert kafka_config()["bootstrap.servers"] == first["bootstrap"]
+    registry = SchemaRegistryClient({"url": registry_url()})
+    assert registry_url() != "http://127.0.0.1:8081"  # the running registry's own port
+    registry.register_schema(f"{topic}-value", Schema('{"type": "object"}', "JSON"))
+    assert subjects() == [f"{topic}-value"]
 
     status = streamlab("status")
     assert status.returncode == 0, status.stdout
@@ -120,15 +130,18 @@ def test_emulated_stack_up_roundtrip_status_reset_down(lab: Path) -> None:
     second = state(lab)
     assert second["pid"] != first["pid"]
     assert topic not in topics()  # the data went with the reset
+    assert subjects() == []
     roundtrip(topic)  # and the fresh lab works, on its new ports
 
     down = streamlab("down")
     assert down.returncode == 0
-    assert down.stdout == f"kafka: stopped (pid {second['pid']})\n"
+    assert f"kafka: stopped (pid {second['pid']})\n" in down.stdout
+    assert "registry: stopped" in down.stdout  # stopped first: it is a client of kafka
     assert gone(second["pid"])
     status = streamlab("status")
     assert status.returncode == 3
     assert "kafka      stopped" in status.stdout
+    assert "registry   stopped" in status.stdout
 
 
 def test_emulated_stack_with_three_brokers(lab: Path) -> None:
