@@ -334,7 +334,8 @@ class RealKafka:
         cmd = [
             java, *JVM_OPTS, f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
             "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format", "--standalone",
-            "-t", cluster_id, "-c", str(self.properties_path),
+            # "=" form: about 1 id in 64 starts with "-", which the parser takes for an option
+            f"--cluster-id={cluster_id}", "-c", str(self.properties_path),
         ]  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:

@@ -129,11 +129,20 @@ class PartitionLog:
     # --- appending --------------------------------------------------------------------------------
 
     def append(
-        self, records: bytes, leader_epoch: int, log_append_time: int | None = None
+        self,
+        records: bytes,
+        leader_epoch: int,
+        log_append_time: int | None = None,
+        compacted: bool = False,
     ) -> AppendResult:
         """Validate, deduplicate (idempotent producers), assign offsets and write one produce's
-        record set. Raises ``InvalidBatch`` or ``ProduceError``; nothing is written then."""
+        record set. Raises ``InvalidBatch`` or ``ProduceError``; nothing is written then.
+
+        ``compacted``: the topic's cleanup.policy includes compact, so every record needs a key
+        (compaction keeps the last value per key), as Kafka's LogValidator insists."""
         headers = batches.split(records)
+        if compacted:
+            _require_keys(records, headers, os.path.basename(self.path))
         first = headers[0]
         if first.producer_id >= 0 and first.base_sequence >= 0:
             dup = self._check_sequence(headers)
@@ -324,6 +333,20 @@ class PartitionLog:
     @property
     def batch_count(self) -> int:
         return len(self._base)
+
+
+def _require_keys(records: bytes, headers: list[BatchHeader], partition: str) -> None:
+    pos = 0
+    for h in headers:
+        if not h.is_control:
+            for rec in batches.iter_records(records, pos):
+                if rec.key is None:
+                    raise ProduceError(
+                        "invalid_record",
+                        f"Compacted topic cannot accept message without key in topic partition "
+                        f"{partition}.",
+                    )
+        pos += h.length
 
 
 def _read_all(fd: int) -> bytes:

@@ -60,7 +60,7 @@ def _collect(ctx: RequestContext, req):
             if topic is not None and 0 <= fp.partition < len(topic.partitions):
                 p = topic.partitions[fp.partition]
 
-            def answer(code, records=None, p=p, fp=fp):
+            def answer(code, records=b"", p=p, fp=fp):  # never null: librdkafka can't parse it
                 plog = p.log if p is not None else None
                 hw = plog.end_offset if plog else -1
                 return ctx.new(

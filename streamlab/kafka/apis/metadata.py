@@ -1,7 +1,8 @@
 """Metadata (3): brokers, controller, topics and partition leaders; auto-creates topics.
 
-Auto-creation follows Kafka: only for a named topic, when the request allows it (producers do,
-consumers and admin clients do not) and the broker's auto.create.topics.enable is on.
+Auto-creation follows Kafka: only for a named topic, when the request allows it (librdkafka's
+producers and its producer-type AdminClient do; consumers only with allow.auto.create.topics)
+and the broker's auto.create.topics.enable is on.
 """
 
 from __future__ import annotations
@@ -67,10 +68,14 @@ async def metadata(ctx: RequestContext, req) -> object:
         if topic is None and name is not None and allow_create:
             try:
                 validate_topic_name(name)
-                topic = cluster.create_topic(name)
+                cluster.create_topic(name)
+                # Kafka 4.x creates the topic asynchronously and answers this first request
+                # UNKNOWN_TOPIC_OR_PARTITION; the client asks again and finds it.
+                code = ErrorCode.unknown_topic_or_partition
             except TopicError as e:
-                topics.append(_topic_error(ctx, name, topic_id, ErrorCode[e.code]))
-                continue
+                code = ErrorCode[e.code]
+            topics.append(_topic_error(ctx, name, topic_id, code))
+            continue
         if topic is None:
             code = (
                 ErrorCode.unknown_topic_id if name is None else ErrorCode.unknown_topic_or_partition

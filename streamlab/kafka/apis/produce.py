@@ -80,7 +80,12 @@ def _produce_partition(ctx: RequestContext, topic_name: str, pd, acks: int):
     try:
         if not log_append:
             _check_timestamps(records, topic, now_ms)
-        result = p.log.append(bytes(records), p.leader_epoch, now_ms if log_append else None)
+        result = p.log.append(
+            bytes(records),
+            p.leader_epoch,
+            now_ms if log_append else None,
+            compacted="compact" in topic.config("cleanup.policy"),
+        )
     except InvalidBatch as e:
         log.warning("produce from %s to %s-%d refused: %s", ctx.client_id, topic_name, pd.index, e)
         return answer(ErrorCode.corrupt_message, message=str(e))

@@ -1,0 +1,58 @@
+"""Helpers shared by the conformance tests (imported by name: pytest puts this folder on
+sys.path because it has no __init__.py)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, Message
+
+
+def unique(prefix: str = "t") -> str:
+    """A topic/group name no other test uses (hyphens only: Kafka warns on '.' vs '_')."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def wait_for(cond: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
+    """Poll cond() until it returns something truthy; fail with `what` after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def result(future, timeout: float = 30) -> Any:
+    return future.result(timeout=timeout)
+
+
+def error_of(future, timeout: float = 30) -> KafkaError:
+    """The KafkaError an admin future fails with (fails the test if it succeeds)."""
+    exc = future.exception(timeout=timeout)
+    assert exc is not None, f"expected an error, got {future.result()!r}"
+    return exc.args[0]
+
+
+def poll_n(consumer: Consumer, count: int, timeout: float = 20) -> list[Message]:
+    """Poll until `count` records arrived (more are kept if a batch overshoots)."""
+    msgs: list[Message] = []
+    deadline = time.monotonic() + timeout
+    while len(msgs) < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"got {len(msgs)} of {count} records within {timeout}s")
+        m = consumer.poll(0.2)
+        if m is None:
+            continue
+        if m.error():
+            if m.error().code() == KafkaError._PARTITION_EOF:
+                continue
+            pytest.fail(f"consumer error: {m.error()}")
+        msgs.append(m)
+    return msgs
