@@ -7,6 +7,7 @@
     streamlab down                             stop everything
     streamlab doctor [--profile P]             check this machine
     streamlab broker stop|start N              take one emulated broker down or back up
+    streamlab datagen ...                      Datagen quickstart data (see streamlab datagen -h)
 
 Expected failures print one line saying what went wrong and what to do, and exit non-zero.
 """
@@ -33,6 +34,12 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports it
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["datagen"]:
+        # The generators have their own command line; this is a doorway to it.
+        from streamlab.datagen.cli import main as datagen_main
+
+        return datagen_main(argv[1:], prog="streamlab datagen")
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
@@ -78,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     broker = _command(sub, "broker", cmd_broker, "stop or start one emulated Kafka broker")
     broker.add_argument("action", choices=["stop", "start"])
     broker.add_argument("node_id", type=_positive_int, metavar="N", help="broker id (1..N)")
+
+    sub.add_parser(
+        "datagen",
+        help="generate Datagen quickstart data (stock_trades, users, rides, logins)",
+        add_help=False,
+    )  # dispatched in main() before parsing
     return parser
 
 

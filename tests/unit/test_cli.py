@@ -635,3 +635,12 @@ def test_package_that_does_not_import_says_how_to_fix(monkeypatch: pytest.Monkey
         "[FAIL] package no-such-dist does not import (No module named 'no_such_module_xyz') - "
         "run `pip install -e .` in the project folder (inside your venv)"
     )
+
+
+def test_datagen_is_a_doorway_to_the_generators(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["datagen", "users", "--stdout", "--count", "1", "--seed", "7", "--topic", "u"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    key, value = out.rstrip("\n").split("\t")
+    assert key.startswith("User_") and json.loads(value)["userid"] == key
+    assert cli.main(["datagen", "no_such_generator"]) != 0
