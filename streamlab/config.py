@@ -308,7 +308,7 @@ def ksql_url() -> str:
 
 
 def aws_endpoint() -> str:
-    return _endpoint("aws_endpoint", "aws")
+    return _endpoint("aws_endpoint", "aws", component="aws")
 
 
 def _endpoint(key: str, port_name: str, component: str | None = None) -> str:

@@ -37,6 +37,11 @@ REQUIRED_MODULES = {
     "google.protobuf": "protobuf",
     "grpc_tools": "grpcio-tools",
     "jsonschema": "jsonschema",
+    "boto3": "boto3",
+    "moto": "moto",
+    "flask": "flask",
+    "flask_cors": "flask-cors",
+    "awslambdaric": "awslambdaric",
 }
 
 

@@ -152,6 +152,16 @@ def _registry_argv(ctx: LaunchContext) -> list[str]:
     ]  # fmt: skip
 
 
+def _aws_argv(ctx: LaunchContext) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlab.awslambda",
+        "--host", LOCALHOST,
+        "--port", str(ctx.settings.ports["aws"]),
+        "--data-dir", str(ctx.data_dir),
+        "--ready-file", str(ctx.ready_file),
+    ]  # fmt: skip
+
+
 def _realkafka_preflight() -> None:
     if importlib.util.find_spec(REALKAFKA_MODULE) is None:
         raise StackError(
@@ -174,10 +184,10 @@ def http_health(info: dict[str, Any]) -> bool:
         return False
 
 
-def url_health(info: dict[str, Any]) -> bool:
-    """GET on the ready file's ``url`` answers 200 (the Schema Registry answers ``{}`` on /)."""
+def url_health(info: dict[str, Any], path: str = "") -> bool:
+    """GET on the ready file's ``url`` (+ ``path``) answers 200."""
     try:
-        with _NO_PROXY.open(str(info["url"]), timeout=1) as reply:
+        with _NO_PROXY.open(str(info["url"]).rstrip("/") + path, timeout=1) as reply:
             return reply.status == 200
     except (OSError, ValueError, KeyError):
         return False
@@ -224,6 +234,14 @@ COMPONENTS: tuple[Component, ...] = (
         ready_file=lambda paths, data: paths.run / "registry.ready.json",
         healthy=url_health,
         ports=lambda ctx: [("registry", ctx.settings.ports["registry"])],
+    ),
+    Component(
+        "aws",  # one AWS endpoint: our Lambda, and moto for Secrets Manager, IAM, Logs, S3
+        profiles=("emulated", "jvm"),
+        command=_aws_argv,
+        ready_file=lambda paths, data: paths.run / "aws.ready.json",
+        healthy=lambda info: url_health(info, "/_streamlab/health"),
+        ports=lambda ctx: [("aws", ctx.settings.ports["aws"])],
     ),
 )
 
