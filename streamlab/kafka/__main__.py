@@ -43,10 +43,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="wait this long for more members before a new group's first rebalance "
         "(Kafka's default is 3000; 0 here so a lesson's first consumer starts at once)",
     )
+    p.add_argument(
+        "--offsets-topic-partitions",
+        type=int,
+        default=50,
+        help="partitions of __consumer_offsets when it is created (Kafka's "
+        "offsets.topic.num.partitions)",
+    )
     p.add_argument("--log-level", default="info")
     args = p.parse_args(argv)
     if args.brokers < 1:
         p.error("--brokers must be at least 1")
+    if args.offsets_topic_partitions < 1:
+        p.error("--offsets-topic-partitions must be at least 1")
     return args
 
 
@@ -66,6 +75,7 @@ async def run(args: argparse.Namespace) -> None:
         auto_create=not args.no_auto_create,
         num_partitions=args.num_partitions,
         group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms,
+        offsets_topic_partitions=args.offsets_topic_partitions,
     )
     await emulator.start()
     runner, http_port = await webapi.start(emulator, args.host, args.http_port)

@@ -19,12 +19,19 @@ import zlib
 from dataclasses import dataclass, field
 
 from streamlab.kafka.configs import TOPIC_CONFIGS, ConfigError, validate_topic_configs
+from streamlab.kafka.coordinator.records import OFFSETS_TOPIC, partition_for
 from streamlab.kafka.log import PartitionLog
 
 log = logging.getLogger("streamlab.kafka")
 
 LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+# Kafka's GroupCoordinatorService.groupMetadataTopicConfigs (offsets.topic.segment.bytes 100 MiB)
+OFFSETS_TOPIC_CONFIGS = {
+    "cleanup.policy": "compact",
+    "compression.type": "producer",
+    "segment.bytes": "104857600",
+}
 
 
 class TopicError(Exception):
@@ -96,11 +103,14 @@ class Cluster:
         brokers: list[Broker],
         auto_create: bool = True,
         num_partitions: int = 1,
+        offsets_topic_partitions: int = 50,
     ) -> None:
         self.data_dir = data_dir
         self.brokers = {b.node_id: b for b in brokers}
         self.auto_create = auto_create
         self.num_partitions = num_partitions
+        self.offsets_topic_partitions = offsets_topic_partitions  # offsets.topic.num.partitions
+        self.topic_deleted_hooks: list = []  # called with the name (the group coordinator's)
         self.topics: dict[str, Topic] = {}
         self.cluster_id = ""
         self.next_producer_id = 1000
@@ -201,11 +211,27 @@ class Cluster:
         self.elect_leaders()
 
     def coordinator_for(self, key: str) -> Broker | None:
-        """The broker coordinating a group (Kafka: leader of its __consumer_offsets partition)."""
-        live = self.live_brokers()
-        if not live:
+        """The broker coordinating a group: the leader of the group's __consumer_offsets
+        partition (Kafka's partitionFor), None while that partition has no live leader."""
+        try:
+            topic = self.offsets_topic()
+        except TopicError as e:
+            log.error("cannot create %s: %s", OFFSETS_TOPIC, e)
             return None
-        return live[zlib.crc32(key.encode()) % len(live)]
+        p = topic.partitions[partition_for(key, len(topic.partitions))]
+        broker = self.brokers.get(p.leader)
+        return broker if broker is not None and broker.alive else None
+
+    def offsets_topic(self) -> Topic:
+        """__consumer_offsets, created on first use as Kafka's AutoTopicCreationManager does:
+        offsets.topic.num.partitions partitions, replication factor min(3, brokers), compacted.
+        An existing topic keeps its partition count."""
+        topic = self.topics.get(OFFSETS_TOPIC)
+        if topic is None:
+            rf = min(3, len(self.brokers))
+            n = self.offsets_topic_partitions
+            topic = self.create_topic(OFFSETS_TOPIC, n, rf, dict(OFFSETS_TOPIC_CONFIGS))
+        return topic
 
     # --- topics -----------------------------------------------------------------------------------
 
@@ -275,6 +301,8 @@ class Cluster:
             p.log.truncate_all()
         self.save()
         log.info("deleted topic %s", name)
+        for hook in self.topic_deleted_hooks:
+            hook(name)
 
     def create_partitions(self, name: str, count: int, validate_only: bool = False) -> None:
         topic = self.topics.get(name)

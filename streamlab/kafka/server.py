@@ -202,13 +202,18 @@ class Emulator:
         auto_create: bool = True,
         num_partitions: int = 1,
         group_initial_rebalance_delay_ms: int = 0,
+        offsets_topic_partitions: int = 50,
     ) -> None:
         ports = ports or [9092]
         # Kafka's default is 3000 ms; 0 keeps a lesson's first consumer snappy.
         self.group_initial_rebalance_delay_ms = group_initial_rebalance_delay_ms
         brokers = [Broker(i + 1, host, port) for i, port in enumerate(ports)]
         self.cluster = Cluster(
-            data_dir, brokers, auto_create=auto_create, num_partitions=num_partitions
+            data_dir,
+            brokers,
+            auto_create=auto_create,
+            num_partitions=num_partitions,
+            offsets_topic_partitions=offsets_topic_partitions,
         )
         self.listeners = {b.node_id: BrokerListener(self, b) for b in brokers}
         self.sasl_users = sasl_users

@@ -18,20 +18,24 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import (
+    OFFSET_BEGINNING,
     ConsumerGroupState,
     ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
     Producer,
+    TopicCollection,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer as KafkaConsumer
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 from kio.index import load_request_schema, load_response_schema
 from kio.schema.errors import ErrorCode
 from kio.serial import entity_reader, entity_writer
 
+from streamlab.kafka.coordinator import records
+from streamlab.kafka.coordinator.records import OFFSETS_TOPIC, GroupKey, OffsetKey
 from streamlab.kafka.protocol.entities import make
 from streamlab.kafka.testing import ClusterProcess
 
@@ -254,6 +258,110 @@ def test_consumer_rejoins_after_broker_restart(cluster, admin):
         lambda: describe(admin, group).state == ConsumerGroupState.STABLE, [c], what="rejoin"
     )
     assert describe(admin, group).members[0].member_id != old
+    c.close()
+
+
+# --- the __consumer_offsets topic ---------------------------------------------------------------
+
+
+def read_offsets_topic(cluster, partitions: int) -> list[tuple[int, object, object]]:
+    """Every record of __consumer_offsets, read by a plain consumer (no group join) and decoded
+    with the coordinator's decoder: (partition, key, value or None for a tombstone)."""
+    c = KafkaConsumer({"bootstrap.servers": cluster.bootstrap, "group.id": unique("peek"), **FAST})
+    ends = {
+        p: c.get_watermark_offsets(TopicPartition(OFFSETS_TOPIC, p), timeout=15)[1]
+        for p in range(partitions)
+    }
+    c.assign([TopicPartition(OFFSETS_TOPIC, p, OFFSET_BEGINNING) for p in range(partitions)])
+    got = consume([c], sum(ends.values()), "__consumer_offsets records")
+    c.close()
+    return [(m.partition(), *records.decode_record(m.key(), m.value())) for m in got]
+
+
+def test_offsets_live_in_the_internal_topic_as_kafka_records(tmp_path):
+    args = ("--offsets-topic-partitions", "3")
+    with ClusterProcess(str(tmp_path / "kafka"), extra_args=args) as cluster:
+        admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+        topic, group = create_topic(admin, 2), unique("g")
+        assert OFFSETS_TOPIC not in admin.list_topics(timeout=15).topics
+        produce(cluster, topic, [b"%d" % i for i in range(4)], 2)
+        c = consumer(cluster, group)
+        c.subscribe([topic])
+        consume([c], 4)
+        half = [TopicPartition(topic, 0, 2, "half"), TopicPartition(topic, 1, 2)]
+        c.commit(offsets=half, asynchronous=False)
+        c.close()
+
+        md = admin.list_topics(timeout=15).topics[OFFSETS_TOPIC]
+        assert len(md.partitions) == 3
+        [desc] = admin.describe_topics(TopicCollection([OFFSETS_TOPIC])).values()
+        assert desc.result(15).is_internal
+        res = ConfigResource(ResourceType.TOPIC, OFFSETS_TOPIC)
+        configs = admin.describe_configs([res])[res].result(15)
+        assert configs["cleanup.policy"].value == "compact"
+        [listed] = [t for t in cluster.api("/api/topics") if t["name"] == OFFSETS_TOPIC]
+        assert listed["internal"] and listed["partitions"] == 3
+
+        # A lesson peeks at it: Kafka's keys and values, in the group's partition.
+        cluster.restart(hard=True)  # kill -9 right after the acknowledged commit
+        found = read_offsets_topic(cluster, 3)
+        home = records.partition_for(group, 3)
+        assert {p for p, k, _ in found if k.group == group} == {home}
+        offsets = {k: v for _, k, v in found if isinstance(k, OffsetKey) and k.group == group}
+        value = offsets[OffsetKey(group, topic, 0)]
+        assert (value.offset, value.metadata.rstrip("\0")) == (2, "half")
+        assert offsets[OffsetKey(group, topic, 1)].offset == 2
+        groups = [v for _, k, v in found if k == GroupKey(group)]
+        # created (generation 0), assigned (1, one member), emptied by the close (2)
+        assert [(v.generation, len(v.members)) for v in groups] == [(0, 0), (1, 1), (2, 0)]
+        assert groups[1].protocol == "range"
+
+        # ... and the restarted broker replayed it.
+        admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+        assert committed_offsets(admin, group) == {(topic, 0): 2, (topic, 1): 2}
+
+        # Clients cannot write to it, nor trim it (Kafka: INVALID_TOPIC_EXCEPTION).
+        reports = []
+        p = Producer({"bootstrap.servers": cluster.bootstrap})
+        p.produce(OFFSETS_TOPIC, b"x", b"k", 0, on_delivery=lambda e, m: reports.append(e))
+        p.flush(15)
+        assert [e.code() for e in reports] == [KafkaError.TOPIC_EXCEPTION]
+        [trim] = admin.delete_records([TopicPartition(OFFSETS_TOPIC, home, 0)]).values()
+        with pytest.raises(KafkaException) as e:
+            trim.result(15)
+        assert e.value.args[0].code() == KafkaError.TOPIC_EXCEPTION
+
+        # Deleting a topic writes tombstones for its committed offsets.
+        admin.delete_topics([topic])[topic].result(15)
+        tombstones = {k for _, k, v in read_offsets_topic(cluster, 3) if v is None}
+        assert tombstones == {OffsetKey(group, topic, 0), OffsetKey(group, topic, 1)}
+    assert_no_bug_lines(cluster)
+
+
+def test_offsets_topic_auto_created_by_metadata_is_the_internal_one(cluster, admin):
+    """Kafka's AutoTopicCreationManager creates __consumer_offsets with its own settings, never
+    as an ordinary topic; so does a producer's Metadata request here."""
+    wire = Wire(cluster)
+    request_topic = nested(3, 12, "MetadataRequestTopic", name=OFFSETS_TOPIC, topic_id=None)
+    [first] = wire.call(3, 12, topics=(request_topic,), allow_auto_topic_creation=True).topics
+    assert first.error_code == ErrorCode.unknown_topic_or_partition  # created; ask again
+    md = admin.list_topics(OFFSETS_TOPIC, timeout=15).topics[OFFSETS_TOPIC]
+    assert len(md.partitions) == 50  # offsets.topic.num.partitions
+    res = ConfigResource(ResourceType.TOPIC, OFFSETS_TOPIC)
+    assert admin.describe_configs([res])[res].result(15)["cleanup.policy"].value == "compact"
+
+
+def test_deleting_the_offsets_topic_forgets_committed_offsets(cluster, admin):
+    """Kafka 4.1 lets an admin delete __consumer_offsets; the offsets are gone and the next
+    group operation creates the topic again."""
+    topic, group = create_topic(admin, 1), unique("g")
+    c = consumer(cluster, group)
+    c.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+    admin.delete_topics([OFFSETS_TOPIC])[OFFSETS_TOPIC].result(15)
+    assert committed_offsets(admin, group) == {}
+    c.commit(offsets=[TopicPartition(topic, 0, 3)], asynchronous=False)
+    assert committed_offsets(admin, group) == {(topic, 0): 3}
+    assert OFFSETS_TOPIC in admin.list_topics(timeout=15).topics
     c.close()
 
 

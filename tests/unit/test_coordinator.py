@@ -1,12 +1,14 @@
 """The classic group state machine and committed offsets, with hand-moved time (no sockets).
 
 Requests go straight to ``GroupCoordinator``; parked answers land in lists through the
-``respond`` callbacks, and ``ManualTimers.advance`` plays the clock.
+``respond`` callbacks, and ``ManualTimers.advance`` plays the clock. Offsets and group metadata
+go to a real ``__consumer_offsets`` topic of a real ``Cluster`` in a temporary data dir.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -21,9 +23,12 @@ from streamlab.kafka.coordinator import (
     ManualTimers,
     OffsetCommitEntry,
     Protocol,
+    records,
 )
-from streamlab.kafka.coordinator.journal import JOURNAL_NAME
+from streamlab.kafka.coordinator.records import GroupKey, OffsetKey
 from streamlab.kafka.coordinator.state import Group, IllegalStateTransition
+from streamlab.kafka.coordinator.storage import LEGACY_JOURNAL
+from streamlab.kafka.protocol import batches
 
 SESSION, REBALANCE = 10_000, 30_000
 
@@ -38,24 +43,44 @@ class Env:
     def group(self, group_id: str = "g") -> Group:
         return self.coord.groups[group_id]
 
-    def restart(self) -> Env:
-        """A new coordinator on the same data dir, as after a broker restart."""
-        self.timers.cancel_all()
-        self.coord.store.close()
-        coord = GroupCoordinator(SimpleNamespace(cluster=self.cluster), timers=self.timers)
-        return Env(coord, self.timers, self.cluster, self.data_dir)
+    def restart(self, reopen: bool = False) -> Env:
+        """A new coordinator on the same data dir, as after a broker restart; ``reopen`` also
+        reopens the cluster's logs (recovering their tails)."""
+        self.coord.close()
+        cluster = self.cluster
+        if reopen:
+            cluster.close()
+            cluster = new_cluster(self.data_dir)
+        coord = GroupCoordinator(SimpleNamespace(cluster=cluster), timers=self.timers)
+        return Env(coord, self.timers, cluster, self.data_dir)
+
+    def offsets_records(self, group: str = "g") -> list[tuple[object, object]]:
+        """Decoded (key, value) records of the __consumer_offsets partition holding ``group``."""
+        topic = self.cluster.topics[records.OFFSETS_TOPIC]
+        plog = topic.partitions[records.partition_for(group, len(topic.partitions))].log
+        data = plog.read(0, 1 << 30)
+        return [
+            records.decode_record(r.key, r.value)
+            for at, _ in batches.iter_batches(data)
+            for r in batches.iter_records(data, at)
+        ]
+
+
+def new_cluster(data_dir: str) -> Cluster:
+    return Cluster(data_dir, [Broker(1, "127.0.0.1", 9092)], offsets_topic_partitions=3)
 
 
 @pytest.fixture
 def env(tmp_path):
-    cluster = Cluster(str(tmp_path), [Broker(1, "127.0.0.1", 9092)])
+    cluster = new_cluster(str(tmp_path))
     cluster.create_topic("t", 4)
     cluster.create_topic("u", 1)
     timers = ManualTimers()
     coord = GroupCoordinator(SimpleNamespace(cluster=cluster), timers=timers)
-    yield Env(coord, timers, cluster, str(tmp_path))
-    coord.store.close()
-    cluster.close()
+    e = Env(coord, timers, cluster, str(tmp_path))
+    yield e
+    e.coord.close()
+    e.cluster.close()
 
 
 def join(env: Env, member_id: str = "", group: str = "g", **kw) -> list:
@@ -410,15 +435,109 @@ def test_offsets_and_groups_survive_a_restart(env):
     assert answer.generation == 2
 
 
-def test_torn_journal_tail_is_ignored(env):
+def test_torn_batch_at_the_tail_of_the_offsets_log_is_ignored(env):
     commit(env, -1, "", ("t", 0, 1))
-    path = f"{env.data_dir}/{JOURNAL_NAME}"
-    with open(path, "a") as f:
-        f.write('{"k":"offset","group":"g","topic":"t","partition":0,"off')  # kill -9 mid-write
-    env = env.restart()
+    topic = env.cluster.topics[records.OFFSETS_TOPIC]
+    seg = topic.partitions[records.partition_for("g", 3)].log.segments[-1].path
+    with open(seg, "ab") as f:
+        f.write(records.build_batch([(b"k", b"v")], 0)[:30])  # kill -9 mid-write
+    env = env.restart(reopen=True)
     assert env.coord.store.get("g", "t", 0).offset == 1
-    with open(path) as f:  # compacted on load
-        assert [json.loads(line)["k"] for line in f] == ["offset"]
+
+
+def test_offsets_topic_is_created_on_first_use_and_holds_kafka_records(env):
+    assert records.OFFSETS_TOPIC not in env.cluster.topics
+    [a] = stable_group(env)
+    topic = env.cluster.topics[records.OFFSETS_TOPIC]
+    assert (len(topic.partitions), topic.internal, topic.config("cleanup.policy")) == (
+        3,
+        True,
+        "compact",
+    )
+    commit(env, 1, a, ("t", 0, 11, 2, "meta"))
+    env.coord.delete_offsets("g", [("u", 0)])  # nothing committed there: no record
+    got = env.offsets_records()
+    # the new group (generation 0), the leader's assignment, then the commit
+    assert [type(k).__name__ for k, _ in got] == ["GroupKey", "GroupKey", "OffsetKey"]
+    (_, empty), (_, stable), (key, value) = got
+    assert (empty.generation, empty.protocol_type, empty.members) == (0, "", ())
+    assert (stable.generation, stable.protocol_type, stable.protocol, stable.leader) == (
+        1,
+        "consumer",
+        "range",
+        a,
+    )
+    [member] = stable.members
+    assert (member.member_id, member.subscription, member.assignment) == (a, b"meta", a.encode())
+    assert (member.session_timeout, member.rebalance_timeout) == (SESSION, REBALANCE)
+    assert key == OffsetKey("g", "t", 0)
+    assert (value.offset, value.leader_epoch, value.metadata) == (11, 2, "meta")
+    assert value.commit_timestamp == env.timers.now_ms()
+
+
+def test_deletions_write_tombstones(env):
+    commit(env, -1, "", ("t", 0, 1), ("u", 0, 2))
+    env.cluster.delete_topic("u")  # Kafka's onPartitionsDeleted
+    env.coord.delete_groups(["g"])
+    tail = env.offsets_records()[-3:]
+    assert tail == [(OffsetKey("g", "u", 0), None), (OffsetKey("g", "t", 0), None),
+                    (GroupKey("g"), None)]  # fmt: skip
+    env = env.restart()
+    assert env.coord.fetch_offsets("g", None) == [] and "g" not in env.coord.groups
+
+
+def test_deleting_the_offsets_topic_forgets_everything(env):
+    [a] = stable_group(env, 1, "busy")
+    commit(env, -1, "", ("t", 0, 1), group="idle")
+    env.cluster.delete_topic(records.OFFSETS_TOPIC)  # Kafka 4.1 allows it
+    assert env.coord.groups == {} and env.coord.fetch_offsets("idle", None) == []
+    assert env.coord.heartbeat("busy", 1, a) == "unknown_member_id"  # the member must rejoin
+    assert commit(env, -1, "", ("t", 0, 5), group="idle") == ["none"]  # topic created again
+    env = env.restart()
+    assert [(t, p, o.offset) for t, p, o in env.coord.fetch_offsets("idle", None)] == [("t", 0, 5)]
+
+
+def test_groups_live_in_their_kafka_partition(env):
+    for group in ("g-alpha", "lesson-1", "Ü-group", "polygenelubricants"):
+        commit(env, -1, "", ("u", 0, 1), group=group)
+        assert env.offsets_records(group)[-1][0] == OffsetKey(group, "u", 0)
+        partition = env.cluster.partition(records.OFFSETS_TOPIC, records.partition_for(group, 3))
+        assert env.cluster.coordinator_for(group).node_id == partition.leader
+
+
+def test_journal_of_earlier_versions_is_imported_once(tmp_path):
+    lines = [
+        {"k": "group", "group": "g", "protocol_type": "consumer", "protocol": "range",
+         "generation": 4},
+        {"k": "offset", "group": "g", "topic": "t", "partition": 0, "offset": 5,
+         "leader_epoch": 1, "metadata": "m", "commit_ms": 123, "topic_id": None},
+        {"k": "offset", "group": "g", "topic": "t", "partition": 1, "offset": 6},
+        {"k": "offset", "group": "g", "topic": "t", "partition": 1, "offset": None},
+        {"k": "offset", "group": "g", "topic": "gone", "partition": 0, "offset": 1},
+        {"k": "group", "group": "dead", "protocol_type": "consumer", "generation": 1},
+        {"k": "group", "group": "dead", "deleted": True},
+    ]  # fmt: skip
+    path = tmp_path / LEGACY_JOURNAL
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines) + '{"k": "off')  # torn tail
+    cluster = new_cluster(str(tmp_path))
+    cluster.create_topic("t", 2)
+    env = Env(
+        GroupCoordinator(SimpleNamespace(cluster=cluster), timers=ManualTimers()),
+        ManualTimers(),
+        cluster,
+        str(tmp_path),
+    )
+    try:
+        assert not path.exists() and os.path.exists(f"{path}.migrated")
+        for _ in range(2):  # imported, then read back from the topic after a restart
+            assert env.coord.groups.keys() == {"g"} and env.group().generation == 4
+            o = env.coord.store.get("g", "t", 0)
+            assert (o.offset, o.leader_epoch, o.metadata, o.commit_ms) == (5, 1, "m", 123)
+            assert [(t, p) for t, p, _ in env.coord.fetch_offsets("g", None)] == [("t", 0)]
+            env = env.restart()
+    finally:
+        env.coord.close()
+        cluster.close()
 
 
 def test_delete_groups(env):
@@ -482,16 +601,3 @@ def test_snapshot_reports_assignment_and_lag(env):
         {"topic": "t", "partition": 0, "committed": 2, "end_offset": 10, "lag": 8}
     ]
     assert snap["lag"] == 8
-
-
-def test_journal_compacts_while_running(env, monkeypatch):
-    from streamlab.kafka.coordinator import journal
-
-    monkeypatch.setattr(journal, "COMPACT_MIN_BYTES", 2_000)
-    for offset in range(200):  # the same partition again and again: one live record
-        commit(env, -1, "", ("t", 0, offset))
-    path = f"{env.data_dir}/{JOURNAL_NAME}"
-    with open(path) as f:
-        assert len(f.readlines()) < 50
-    env = env.restart()
-    assert env.coord.store.get("g", "t", 0).offset == 199

@@ -259,6 +259,8 @@ def _delete_records_one(ctx: RequestContext, topic: str, index: int, offset: int
     p = ctx.cluster.partition(topic, index)
     if p is None:
         return ErrorCode.unknown_topic_or_partition, -1
+    if ctx.cluster.topics[topic].internal:  # Kafka's ReplicaManager refuses it
+        return ErrorCode.invalid_topic_exception, -1
     if p.leader != ctx.node_id:
         return ErrorCode.not_leader_or_follower, -1
     policy = configs.split_list(ctx.cluster.topics[topic].config("cleanup.policy"))

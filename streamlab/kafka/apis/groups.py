@@ -111,9 +111,10 @@ def _find(ctx: RequestContext, key_type: int, key: str):
         return ErrorCode.coordinator_not_available, "Transactions are not supported.", None
     if key_type != KEY_TYPE_GROUP:
         return ErrorCode.invalid_request, f"Unsupported key type {key_type}.", None
+    # The leader of the group's __consumer_offsets partition (the topic is created on first use).
     broker = ctx.cluster.coordinator_for(key)
     if broker is None:
-        return ErrorCode.coordinator_not_available, "No broker is running.", None
+        return ErrorCode.coordinator_not_available, "The coordinator is not available.", None
     return ErrorCode.none, None, broker
 
 

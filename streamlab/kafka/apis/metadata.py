@@ -10,7 +10,7 @@ from __future__ import annotations
 from kio.schema.errors import ErrorCode
 
 from streamlab.kafka.apis import ApiKey, RequestContext, handles
-from streamlab.kafka.cluster import TopicError, validate_topic_name
+from streamlab.kafka.cluster import OFFSETS_TOPIC, TopicError, validate_topic_name
 
 # Kafka's AclOperation codes, as bit positions in the *_authorized_operations bitfields.
 TOPIC_OPS = (
@@ -68,7 +68,10 @@ async def metadata(ctx: RequestContext, req) -> object:
         if topic is None and name is not None and allow_create:
             try:
                 validate_topic_name(name)
-                cluster.create_topic(name)
+                if name == OFFSETS_TOPIC:  # Kafka creates the internal topic, not a plain one
+                    cluster.offsets_topic()
+                else:
+                    cluster.create_topic(name)
                 # Kafka 4.x creates the topic asynchronously and answers this first request
                 # UNKNOWN_TOPIC_OR_PARTITION; the client asks again and finds it.
                 code = ErrorCode.unknown_topic_or_partition

@@ -61,6 +61,10 @@ def _produce_partition(ctx: RequestContext, topic_name: str, pd, acks: int):
     p = ctx.cluster.partition(topic_name, pd.index)
     if topic is None or p is None:
         return answer(ErrorCode.unknown_topic_or_partition)
+    if topic.internal and ctx.client_id != "__admin_client":
+        # Kafka's ReplicaManager: "Cannot append to internal topic" (no message on the wire);
+        # only the group coordinator writes there (and Kafka's own tools, by that client id).
+        return answer(ErrorCode.invalid_topic_exception)
     if p.leader != ctx.node_id:
         return answer(ErrorCode.not_leader_or_follower)
     if acks == -1 and len(ctx.cluster.in_sync(topic, p.index)) < int(

@@ -9,8 +9,10 @@ during a rebalance, a follower's SyncGroup before the leader's) take a ``respond
 is called exactly once, now or later, like Kafka's response futures.
 
 Modules: ``state.py`` (states, the rules table, groups, members, values in and out),
-``coordinator.py`` (``GroupCoordinator``, the operations), ``timers.py``, ``journal.py`` (the
-``__consumer_offsets.jsonl`` journal).
+``coordinator.py`` (``GroupCoordinator``, the operations), ``timers.py``, ``records.py``
+(Kafka's ``__consumer_offsets`` keys, values and batches, and which partition holds a group) and
+``storage.py`` (writes them to that internal topic before a change is acknowledged, replays it
+on start). A group's coordinator is the leader of its ``__consumer_offsets`` partition.
 
 Group states (each state's answers are the data in ``state.STATE_RULES``)::
 
@@ -31,7 +33,8 @@ Group states (each state's answers are the data in ``state.STATE_RULES``)::
 Timers are named as in Kafka ("heartbeat-<group>-<member>", "join-<group>", "sync-<group>",
 "pending-<group>-<member>"): ``LoopTimers`` on the broker's event loop, ``ManualTimers`` in unit
 tests, which move time by hand. Committed offsets and group generations survive restarts; members
-do not (groups come back Empty, as after a Kafka coordinator failover with expired sessions).
+are recorded (as Kafka does) but not restored: groups come back Empty, as after a Kafka
+coordinator failover once the members' sessions expired.
 
 Static membership (group.instance.id) is supported minimally: a static member skips the
 MEMBER_ID_REQUIRED round trip, and a join with a known instance id replaces (fences) the old

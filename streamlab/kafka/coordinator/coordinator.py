@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Callable
 
-from streamlab.kafka.coordinator.journal import (
-    JOURNAL_NAME,
-    CommittedOffset,
-    GroupRecord,
-    OffsetStore,
-)
+from streamlab.kafka.coordinator.records import OFFSETS_TOPIC, GroupValue, MemberValue
 from streamlab.kafka.coordinator.state import (
     COMPLETING,
     CONSUMER_PROTOCOL,
@@ -38,6 +32,7 @@ from streamlab.kafka.coordinator.state import (
     OffsetCommitEntry,
     SyncResult,
 )
+from streamlab.kafka.coordinator.storage import CommittedOffset, OffsetsTopicStore
 from streamlab.kafka.coordinator.timers import LoopTimers, ManualTimers
 
 log = logging.getLogger("streamlab.kafka.coordinator")
@@ -56,7 +51,6 @@ class GroupCoordinator:
         *,
         timers: LoopTimers | ManualTimers | None = None,
         initial_rebalance_delay_ms: int | None = None,
-        data_dir: str | None = None,
     ) -> None:
         self.emulator = emulator
         self.cluster = emulator.cluster
@@ -66,29 +60,55 @@ class GroupCoordinator:
             # (the MEMBER_ID_REQUIRED round trip already lets simultaneous joiners meet).
             initial_rebalance_delay_ms = getattr(emulator, "group_initial_rebalance_delay_ms", 0)
         self.initial_rebalance_delay_ms = initial_rebalance_delay_ms
-        data_dir = data_dir if data_dir is not None else getattr(self.cluster, "data_dir", None)
-        self.store = OffsetStore(os.path.join(data_dir, JOURNAL_NAME) if data_dir else None)
+        # Load: replay __consumer_offsets. Members are not restored: groups come back Empty
+        # with their generation, as after a Kafka failover once the members' sessions expired.
+        self.store = OffsetsTopicStore(self.cluster)
         self.groups: dict[str, Group] = {}
         now = self.timers.now_ms()
         for group_id in sorted(self.store.group_ids()):
             group = self.groups[group_id] = Group(group_id, now)
             record = self.store.groups.get(group_id)
             if record is not None:
-                group.protocol_type = record.protocol_type
+                group.protocol_type = record.protocol_type or None
                 group.generation = record.generation
+        # Kafka's onPartitionsDeleted: a deleted topic's committed offsets get tombstones.
+        self.cluster.topic_deleted_hooks.append(self._on_topic_deleted)
 
     async def start(self) -> None:
         pass
 
     async def stop(self) -> None:
-        """Unload: parked requests are answered NOT_COORDINATOR (as when Kafka unloads a
-        coordinator partition) and timers stop. Committed offsets are already on disk."""
+        self.close()
+
+    def close(self) -> None:
+        """Unload (broker shutdown): parked requests are answered NOT_COORDINATOR, as when
+        Kafka unloads a coordinator partition, and timers stop. Everything is in the log."""
+        self._unload()
+        if self._on_topic_deleted in self.cluster.topic_deleted_hooks:
+            self.cluster.topic_deleted_hooks.remove(self._on_topic_deleted)
+
+    def _unload(self) -> None:
         for group in self.groups.values():
             for m in group.members.values():
                 self._answer_join(m, JoinResult("not_coordinator", m.member_id))
                 self._answer_sync(m, SyncResult("not_coordinator"))
         self.timers.cancel_all()
-        self.store.close()
+
+    def _on_topic_deleted(self, topic: str) -> None:
+        if topic == OFFSETS_TOPIC:
+            # Kafka 4.x lets an admin delete it: its coordinators resign, every group and
+            # offset is gone, and the next FindCoordinator creates the topic afresh.
+            log.warning("%s was deleted: every group and committed offset is gone", topic)
+            self._unload()
+            self.groups.clear()
+            self.store.forget_all()
+            return
+        for group_id in sorted(self.store.group_ids()):
+            doomed = [tp for tp in self.store.group_offsets(group_id) if tp[0] == topic]
+            try:
+                self.store.delete(group_id, doomed)
+            except OSError as e:
+                log.warning("group '%s': cannot forget offsets of %s: %s", group_id, topic, e)
 
     # --- where a group lives ----------------------------------------------------------------------
 
@@ -117,7 +137,9 @@ class GroupCoordinator:
             group = Group(req.group_id, self.now_ms())
         if not group.supports_protocols(req.protocol_type, [p.name for p in req.protocols]):
             return respond(JoinResult("inconsistent_group_protocol", req.member_id))
-        self.groups.setdefault(group.group_id, group)
+        if group.group_id not in self.groups:
+            self.groups[group.group_id] = group
+            self._save_group(group)  # as Kafka: a new group is recorded at once, generation 0
         if new_member:
             self._join_new_member(group, req, respond)
         else:
@@ -516,10 +538,30 @@ class GroupCoordinator:
         return self.groups.get(group.group_id) is group
 
     def _save_group(self, group: Group) -> None:
+        """A GroupMetadata record, as Kafka writes one: the members with the chosen protocol's
+        subscription and their assignments."""
+        value = GroupValue(
+            protocol_type=group.protocol_type or "",
+            generation=group.generation,
+            protocol=group.protocol,
+            leader=group.leader if group.members else None,
+            current_state_timestamp=group.state_since_ms,
+            members=tuple(
+                MemberValue(
+                    m.member_id,
+                    m.group_instance_id,
+                    m.client_id,
+                    m.client_host,
+                    m.rebalance_timeout_ms,
+                    m.session_timeout_ms,
+                    m.metadata(group.protocol),
+                    m.assignment.data,
+                )
+                for m in group.members.values()
+            ),
+        )
         try:
-            self.store.save_group(
-                group.group_id, GroupRecord(group.protocol_type, group.protocol, group.generation)
-            )
+            self.store.save_group(group.group_id, value)
         except OSError as e:
             log.error("group '%s': cannot persist group metadata: %s", group.group_id, e)
 
@@ -564,7 +606,7 @@ class GroupCoordinator:
             else:
                 errors.append(NONE)
                 accepted[(e.topic, e.partition)] = CommittedOffset(
-                    e.offset, e.leader_epoch, e.metadata or "", now, str(topic.topic_id)
+                    e.offset, e.leader_epoch, e.metadata or "", now
                 )
         try:
             self.store.commit(group_id, accepted)
@@ -602,18 +644,10 @@ class GroupCoordinator:
         return [(t, p, committed.get((t, p))) for t, p in partitions]
 
     def _live_offsets(self, group_id: str) -> dict[tuple[str, int], CommittedOffset]:
-        """A group's offsets minus those of deleted topics (Kafka drops them on deletion; we
-        notice lazily, comparing topic ids so a re-created topic starts clean)."""
+        """A group's offsets, minus those of partitions that no longer exist (deleting a topic
+        writes their tombstones; this catches what a crash in between left behind)."""
         offsets = self.store.group_offsets(group_id)
-        stale = []
-        for (t, p), o in offsets.items():
-            topic = self.cluster.topics.get(t)
-            if (
-                topic is None
-                or self.cluster.partition(t, p) is None
-                or (o.topic_id is not None and o.topic_id != str(topic.topic_id))
-            ):
-                stale.append((t, p))
+        stale = [(t, p) for t, p in offsets if self.cluster.partition(t, p) is None]
         if stale:
             try:
                 self.store.delete(group_id, stale)
