@@ -284,12 +284,19 @@ def _broker_serves(key: ApiKey) -> bool:
 def librdkafka_logs(tmp_path_factory) -> dict[str, bytes]:
     """codec -> the segment file bytes of a topic produced to by librdkafka with that codec."""
     from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
 
     from streamlab.kafka.testing import ClusterProcess
 
     data_dir = tmp_path_factory.mktemp("librdkafka-batches")
     cluster = ClusterProcess(str(data_dir)).start()
     try:
+        # Topics first: records queued while a topic is being auto-created can leave in a lone
+        # first batch, which librdkafka sends uncompressed when compression would not shrink it.
+        admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+        futures = admin.create_topics([NewTopic(f"codec-{c}", 1) for c in LIBRDKAFKA_CODECS])
+        for future in futures.values():
+            future.result(30)
         for codec in LIBRDKAFKA_CODECS:
             producer = Producer(
                 {
