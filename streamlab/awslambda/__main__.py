@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -19,6 +18,7 @@ import tempfile
 
 from streamlab.awslambda.endpoint import Endpoint
 from streamlab.awslambda.environments import INIT_TIMEOUT
+from streamlab.service import write_ready_file
 
 log = logging.getLogger("streamlab.awslambda")
 
@@ -85,11 +85,7 @@ async def run(args: argparse.Namespace) -> None:
         "port": endpoint.port,
         "data_dir": endpoint.data_dir,
     }
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(ready, f)
-        os.replace(tmp, args.ready_file)
+    write_ready_file(args.ready_file, ready)
     log.info("AWS endpoint ready on %s (data in %s)", endpoint.url, endpoint.data_dir)
 
     stop = asyncio.Event()

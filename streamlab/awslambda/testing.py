@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import urllib.request
 import zipfile
 from typing import Any
+
+from streamlab.service import ServiceProcess
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 REGION = "us-east-1"
@@ -34,67 +31,19 @@ def make_zip(files: dict[str, str | bytes]) -> bytes:
     return buf.getvalue()
 
 
-class EndpointProcess:
+class EndpointProcess(ServiceProcess):
+    module = "streamlab.awslambda"
+    label = "endpoint"
+    log_name = "endpoint.log"
+
     def __init__(self, data_dir: str, extra_args: tuple[str, ...] = ()) -> None:
-        self.data_dir = os.path.abspath(data_dir)
+        super().__init__(data_dir)
+        self.data_dir = self.work_dir
         self.extra_args = extra_args
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.ready: dict[str, Any] = {}
         self.role = ROLE
-        self.log_path = os.path.join(self.data_dir, "endpoint.log")
 
-    def start(self, timeout: float = 30.0) -> EndpointProcess:
-        os.makedirs(self.data_dir, exist_ok=True)
-        ready_file = os.path.join(self.data_dir, "ready.json")
-        if os.path.exists(ready_file):
-            os.unlink(ready_file)
-        args = [
-            sys.executable,
-            "-m",
-            "streamlab.awslambda",
-            "--port",
-            "0",
-            "--data-dir",
-            self.data_dir,
-            "--ready-file",
-            ready_file,
-            *self.extra_args,
-        ]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(ready_file):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"endpoint exited with {self.proc.returncode}:\n{self.tail()}")
-            if time.monotonic() > deadline:
-                self.kill()
-                raise TimeoutError(f"endpoint not ready after {timeout}s:\n{self.tail()}")
-            time.sleep(0.02)
-        with open(ready_file) as f:
-            self.ready = json.load(f)
-        return self
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def __enter__(self) -> EndpointProcess:
-        return self.start() if self.proc is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def args(self) -> list[str]:
+        return ["--port", "0", "--data-dir", self.data_dir, *self.extra_args]
 
     @property
     def url(self) -> str:
@@ -128,10 +77,3 @@ class EndpointProcess:
 
     def metrics(self) -> dict[str, Any]:
         return self.api("/_streamlab/lambda/metrics")["Functions"]
-
-    def tail(self, lines: int = 60) -> str:
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return "".join(f.readlines()[-lines:])
-        except OSError:
-            return ""

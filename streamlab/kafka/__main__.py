@@ -12,6 +12,7 @@ import sys
 
 from streamlab.kafka import webapi
 from streamlab.kafka.server import Emulator
+from streamlab.service import write_ready_file
 
 log = logging.getLogger("streamlab.kafka")
 
@@ -87,11 +88,7 @@ async def run(args: argparse.Namespace) -> None:
         "data_dir": os.path.abspath(args.data_dir),
         "sasl": sasl_users is not None,
     }
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(ready, f)
-        os.replace(tmp, args.ready_file)
+    write_ready_file(args.ready_file, ready)
     log.info("cluster ready: bootstrap %s, http %s:%d", ready["bootstrap"], args.host, http_port)
 
     stop = asyncio.Event()

@@ -21,6 +21,7 @@ from streamlab.registry import compatibility
 from streamlab.registry.models import SchemaRegistry
 from streamlab.registry.rest import RegistryApi
 from streamlab.registry.storage import TOPIC, KafkaStore, StoreError
+from streamlab.service import write_ready_file
 
 log = logging.getLogger("streamlab.registry")
 
@@ -105,11 +106,7 @@ async def run(args: argparse.Namespace) -> None:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     url = f"http://{args.host}:{port}"
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"pid": os.getpid(), "url": url, "port": port}, f)
-        os.replace(tmp, args.ready_file)
+    write_ready_file(args.ready_file, {"pid": os.getpid(), "url": url, "port": port})
     log.info("schema registry ready at %s%s", url, " (basic auth)" if users else "")
 
     await stop.wait()
