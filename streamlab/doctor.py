@@ -42,6 +42,7 @@ REQUIRED_MODULES = {
     "flask": "flask",
     "flask_cors": "flask-cors",
     "awslambdaric": "awslambdaric",
+    "lark": "lark",
 }
 
 

@@ -1,0 +1,477 @@
+"""Operators: the runtime form of execution steps, pushing rows downstream one at a time.
+
+:func:`build_topology` turns a step chain (``StreamSource → ... → StreamSink``) into a
+:class:`Topology`. A topology is fed :class:`~streamlab.ksql.runtime.records.Record` objects
+from its source topic and hands every output record to an ``emit`` callback, so the same
+topology runs under the in-process driver (QTT, tests) and under a Kafka consumer/producer
+loop. Operators keep no state; stateful operators (aggregations, windows, joins) will be further
+:class:`Processor` subclasses built from their own steps.
+
+Bad input never stops a topology: records that fail to deserialize, timestamps that cannot be
+extracted, expressions that fail and rows that cannot be serialized are reported to the
+processing log and skipped (or given NULL values, as ksqlDB does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from streamlab.ksql.errors import SerializationError
+from streamlab.ksql.expressions import CompiledExpression, ExpressionCompiler
+from streamlab.ksql.formats import RowSerde, get_format, serde
+from streamlab.ksql.functions import FUNCTIONS, FunctionRegistry
+from streamlab.ksql.functions.timeformat import pattern
+from streamlab.ksql.planner import steps
+from streamlab.ksql.runtime.processing_log import ProcessingLog
+from streamlab.ksql.runtime.records import Record, Row
+from streamlab.ksql.schema import Column, LogicalSchema, Namespace
+from streamlab.ksql.types import SqlBaseType
+
+Emit = Callable[[Record], None]
+
+
+class Processor:
+    """One operator; ``process`` handles a row and passes results to ``downstream``."""
+
+    downstream: Processor | None = None
+
+    def process(self, row: Row) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class QueryContext:
+    """What operators of one query share: its id, the processing log, the stream time."""
+
+    def __init__(self, query_id: str, log: ProcessingLog, functions: FunctionRegistry) -> None:
+        self.query_id = query_id
+        self.log = log
+        self.functions = functions
+        self.stream_time = -1
+
+    def expression_error(self, what: str) -> Callable[[CompiledExpression, Exception, Any], None]:
+        def report(compiled: CompiledExpression, error: Exception, row: Any) -> None:
+            detail = str(error) or type(error).__name__
+            self.log.processing_error(
+                self.query_id,
+                f"Error computing expression {compiled.expression} for {what}: {detail}",
+                row,
+            )
+
+        return report
+
+
+# ---- source -------------------------------------------------------------------------------------
+
+
+class SourceProcessor:
+    """Deserializes records, extracts timestamps and builds processing rows."""
+
+    def __init__(self, step: steps.StreamSource, context: QueryContext) -> None:
+        self.step = step
+        self.context = context
+        self.topic = step.topic
+        schema = step.source_schema
+        self.key_columns = list(schema.key)
+        self.value_columns = [c for c in schema.columns if c.namespace is Namespace.VALUE]
+        self.header_columns = [c for c in schema.columns if c.namespace is Namespace.HEADERS]
+        self.row_columns = list(schema.value)  # value + header columns, declaration order
+        assert step.key_format is not None and step.value_format is not None
+        self.key_serde: RowSerde = serde(
+            get_format(step.key_format.format),
+            step.key_format.info,
+            self.key_columns,
+            step.key_format.features,
+            is_key=True,
+        )
+        self.value_serde: RowSerde = serde(
+            get_format(step.value_format.format),
+            step.value_format.info,
+            self.value_columns,
+            step.value_format.features,
+            is_key=False,
+        )
+        self.is_table = step.is_table
+        self.key_count = len(self.key_columns)
+        self.simple_value = not self.header_columns
+        self.timestamp = self._timestamp_extractor(step, schema)
+        self.downstream: Processor | None = None
+
+    def _timestamp_extractor(
+        self, step: steps.StreamSource, schema: LogicalSchema
+    ) -> Callable[[list[Any] | None, list[Any], Record], int] | None:
+        column = step.timestamp_column
+        if column is None:
+            return None
+        target = schema.find_column(column.column)
+        assert target is not None
+        if target.namespace is Namespace.KEY:
+            index = self.key_columns.index(target)
+
+            def get(value, key, record):
+                return key[index]
+        else:
+            index = self.row_columns.index(target)
+
+            def get(value, key, record):
+                if value is None:
+                    raise ValueError("value is null")
+                return value[index]
+
+        if target.type.base is SqlBaseType.STRING:
+            fmt = pattern(column.format or "")
+
+            def extract(value, key, record):
+                text = get(value, key, record)
+                if text is None:
+                    raise ValueError("timestamp column is null")
+                return fmt.parse_millis(text, "UTC")
+
+            return extract
+
+        def extract_long(value, key, record):
+            millis = get(value, key, record)
+            if millis is None:
+                raise ValueError("timestamp column is null")
+            return int(millis)
+
+        return extract_long
+
+    def process_record(self, record: Record) -> None:
+        context = self.context
+        try:
+            key = self.key_serde.deserialize(record.key, self.topic)
+        except SerializationError as error:
+            context.log.deserialization_error(
+                context.query_id, "key", error, self.topic, record.key
+            )
+            return
+        try:
+            value = self.value_serde.deserialize(record.value, self.topic)
+        except SerializationError as error:
+            context.log.deserialization_error(
+                context.query_id, "value", error, self.topic, record.value
+            )
+            return
+        if key is not None and self.key_count == 0:
+            key = None
+        if self.is_table and (key is None or self.key_count == 0):
+            return  # tables ignore records without a key
+        key_values = key if key is not None else [None] * self.key_count
+        if value is not None and not self.simple_value:
+            value = self._with_headers(value, record)
+        timestamp = record.timestamp
+        if self.timestamp is not None:
+            try:
+                timestamp = self.timestamp(value, key_values, record)
+            except Exception as error:
+                context.log.processing_error(
+                    context.query_id, f"Failed to extract timestamp from row: {error}", value
+                )
+                return
+        if timestamp < 0:
+            context.log.processing_error(
+                context.query_id, f"Skipping record with negative timestamp {timestamp}", value
+            )
+            return
+        context.stream_time = max(context.stream_time, timestamp)
+        if value is not None:
+            row_value = [*value, timestamp, record.partition, record.offset, *key_values]
+        else:
+            row_value = None
+        if self.downstream is not None:
+            self.downstream.process(
+                Row(key, row_value, timestamp, record.partition, record.offset, record.headers)
+            )
+
+    def _with_headers(self, value: list[Any], record: Record) -> list[Any]:
+        values = iter(value)
+        out = []
+        for column in self.row_columns:
+            if column.namespace is Namespace.VALUE:
+                out.append(next(values))
+            elif column.header_key is None:
+                out.append([{"KEY": k, "VALUE": v} for k, v in record.headers])
+            else:
+                found = None
+                for k, v in record.headers:
+                    if k == column.header_key:
+                        found = v
+                out.append(found)
+        return out
+
+
+# ---- stateless operators ------------------------------------------------------------------------
+
+
+class FilterProcessor(Processor):
+    """WHERE on a stream: NULL values and rows that are not TRUE are dropped."""
+
+    def __init__(self, predicate: CompiledExpression, context: QueryContext) -> None:
+        self.predicate = predicate
+        self.on_error = context.expression_error("WHERE")
+
+    def process(self, row: Row) -> None:
+        if row.value is None:
+            return
+        if self.predicate.evaluate(row.value, self.on_error) is True and self.downstream:
+            self.downstream.process(row)
+
+
+class TableFilterProcessor(FilterProcessor):
+    """WHERE on a table: a row that does not pass is forwarded as a delete (tombstone)."""
+
+    def process(self, row: Row) -> None:
+        if row.value is not None and self.predicate.evaluate(row.value, self.on_error) is not True:
+            row = Row(row.key, None, row.timestamp, row.partition, row.offset, row.headers)
+        if self.downstream:
+            self.downstream.process(row)
+
+
+class SelectKeyProcessor(Processor):
+    """PARTITION BY: compute the new key; non-column keys are appended to the value."""
+
+    def __init__(self, step: steps.StreamSelectKey, context: QueryContext) -> None:
+        parent = step.source
+        assert parent is not None
+        self.null_key = step.partition_by_null
+        value_compiler = ExpressionCompiler(parent.columns(), context.functions)
+        key_compiler = ExpressionCompiler(
+            [(c.name, c.type) for c in parent.schema.key], context.functions
+        )
+        self.evaluators: list[tuple[bool, CompiledExpression]] = []
+        for expression, key_only in zip(step.key_expressions, step.key_only, strict=True):
+            compiler = key_compiler if key_only else value_compiler
+            self.evaluators.append((key_only, compiler.compile(expression, "SelectKey")))
+        self.appended = step.appended
+        self.key_count = len(parent.schema.key)
+        self.on_error = context.expression_error("PARTITION BY")
+
+    def process(self, row: Row) -> None:
+        if self.null_key:
+            new_key = None
+            value = row.value
+        else:
+            key_row = row.key if row.key is not None else [None] * self.key_count
+            new_key = []
+            for key_only, compiled in self.evaluators:
+                if key_only:
+                    new_key.append(compiled.evaluate(key_row, self.on_error))
+                elif row.value is None:
+                    new_key.append(None)
+                else:
+                    new_key.append(compiled.evaluate(row.value, self.on_error))
+            value = row.value
+            if value is not None and any(self.appended):
+                value = value + [k for k, a in zip(new_key, self.appended, strict=True) if a]
+        if self.downstream:
+            self.downstream.process(
+                Row(new_key, value, row.timestamp, row.partition, row.offset, row.headers)
+            )
+
+
+class FlatMapProcessor(Processor):
+    """Table functions: zip the lists they return into rows; shorter lists pad with NULL.
+
+    A NULL value produces nothing; a table function that fails (or whose arguments fail) is
+    reported to the processing log and contributes no elements, as in ksqlDB.
+    """
+
+    def __init__(self, step: steps.StreamFlatMap, context: QueryContext) -> None:
+        parent = step.source
+        assert parent is not None
+        compiler = ExpressionCompiler(parent.columns(), context.functions)
+        self.functions = [compiler.compile(e, "TableFunction") for e in step.table_functions]
+        self.on_error = context.expression_error("table function")
+
+    def process(self, row: Row) -> None:
+        if row.value is None or self.downstream is None:
+            return
+        results = []
+        for function in self.functions:
+            produced = function.evaluate(row.value, self.on_error)
+            results.append(produced if isinstance(produced, list) else [])
+        for i in range(max((len(r) for r in results), default=0)):
+            extra = [r[i] if i < len(r) else None for r in results]
+            self.downstream.process(
+                Row(
+                    row.key,
+                    [*row.value, *extra],
+                    row.timestamp,
+                    row.partition,
+                    row.offset,
+                    row.headers,
+                )
+            )
+
+
+class SelectProcessor(Processor):
+    """The projection: value columns from expressions; NULL values stay NULL."""
+
+    def __init__(self, step: steps.StreamSelect, context: QueryContext) -> None:
+        parent = step.source
+        assert parent is not None
+        compiler = ExpressionCompiler(parent.columns(), context.functions)
+        self.selects = [compiler.compile(e, "Select") for _, e in step.selects]
+        self.fns = [s.fn for s in self.selects]
+        self.drop_key = step.drop_key
+        self.on_error = context.expression_error("SELECT")
+
+    def process(self, row: Row) -> None:
+        key = None if self.drop_key else row.key
+        value = row.value
+        if value is not None:
+            try:
+                value = [fn(value) for fn in self.fns]
+            except Exception:
+                value = [s.evaluate(row.value, self.on_error) for s in self.selects]
+        if self.downstream:
+            self.downstream.process(
+                Row(key, value, row.timestamp, row.partition, row.offset, row.headers)
+            )
+
+
+# ---- sink ---------------------------------------------------------------------------------------
+
+
+class SinkProcessor(Processor):
+    """Serializes rows and emits records to the sink topic."""
+
+    def __init__(self, step: steps.StreamSink, context: QueryContext, emit: Emit) -> None:
+        self.context = context
+        self.emit = emit
+        self.topic = step.topic
+        schema = step.schema
+        assert step.key_format is not None and step.value_format is not None
+        self.key_serde = serde(
+            get_format(step.key_format.format),
+            step.key_format.info,
+            list(schema.key),
+            step.key_format.features,
+            is_key=True,
+        )
+        self.value_serde = serde(
+            get_format(step.value_format.format),
+            step.value_format.info,
+            list(schema.value),
+            step.value_format.features,
+            is_key=False,
+        )
+        self.timestamp = self._timestamp(step, schema)
+
+    @staticmethod
+    def _timestamp(step: steps.StreamSink, schema: LogicalSchema):
+        column = step.timestamp_column
+        if column is None:
+            return None
+        target: Column | None = schema.find_column(column.column)
+        assert target is not None
+        in_key = target.namespace is Namespace.KEY
+        index = (list(schema.key) if in_key else list(schema.value)).index(target)
+        fmt = pattern(column.format) if target.type.base is SqlBaseType.STRING else None
+
+        def extract(row: Row) -> int:
+            source = row.key if in_key else row.value
+            raw = source[index] if source is not None else None
+            if raw is None:
+                raise ValueError("timestamp column is null")
+            return fmt.parse_millis(raw, "UTC") if fmt is not None else int(raw)
+
+        return extract
+
+    def process(self, row: Row) -> None:
+        context = self.context
+        timestamp = row.timestamp
+        if self.timestamp is not None:
+            if row.value is None:
+                timestamp = max(context.stream_time, 0)
+            else:
+                try:
+                    timestamp = self.timestamp(row)
+                except Exception as error:
+                    context.log.processing_error(
+                        context.query_id,
+                        f"Error writing row with extracted timestamp: {error}",
+                        row.value,
+                    )
+                    return
+            if timestamp < 0:
+                context.log.processing_error(
+                    context.query_id,
+                    "Error writing row with extracted timestamp: Timestamp cannot be negative",
+                    row.value,
+                )
+                return
+        try:
+            key = self.key_serde.serialize(row.key) if row.key is not None else None
+        except SerializationError as error:
+            context.log.serialization_error(context.query_id, "key", error, self.topic)
+            return
+        try:
+            value = self.value_serde.serialize(row.value)
+        except SerializationError as error:
+            context.log.serialization_error(context.query_id, "value", error, self.topic)
+            return
+        self.emit(Record(self.topic, key, value, timestamp, headers=row.headers))
+
+
+# ---- topology -----------------------------------------------------------------------------------
+
+
+class Topology:
+    """A built query: feed it source records with :meth:`process`."""
+
+    def __init__(self, query_id: str, source: SourceProcessor, context: QueryContext) -> None:
+        self.query_id = query_id
+        self.source = source
+        self.context = context
+        self.source_topics = [source.topic]
+
+    def process(self, record: Record) -> None:
+        self.source.process_record(record)
+
+
+_BUILDERS: dict[type, Callable[..., Processor]] = {
+    steps.TableFilter: lambda step, ctx, emit: TableFilterProcessor(
+        ExpressionCompiler(step.source.columns(), ctx.functions).compile(
+            step.predicate, "Predicate"
+        ),
+        ctx,
+    ),
+    steps.StreamFilter: lambda step, ctx, emit: FilterProcessor(
+        ExpressionCompiler(step.source.columns(), ctx.functions).compile(
+            step.predicate, "Predicate"
+        ),
+        ctx,
+    ),
+    steps.StreamSelectKey: lambda step, ctx, emit: SelectKeyProcessor(step, ctx),
+    steps.StreamFlatMap: lambda step, ctx, emit: FlatMapProcessor(step, ctx),
+    steps.TableSelect: lambda step, ctx, emit: SelectProcessor(step, ctx),
+    steps.StreamSelect: lambda step, ctx, emit: SelectProcessor(step, ctx),
+    steps.TableSink: lambda step, ctx, emit: SinkProcessor(step, ctx, emit),
+    steps.StreamSink: lambda step, ctx, emit: SinkProcessor(step, ctx, emit),
+}
+
+
+def build_topology(
+    final_step: steps.ExecutionStep,
+    query_id: str,
+    emit: Emit,
+    log: ProcessingLog,
+    functions: FunctionRegistry = FUNCTIONS,
+) -> Topology:
+    """Build the operators of a step chain; outputs of the last step go to ``emit``."""
+    context = QueryContext(query_id, log, functions)
+    chain = final_step.chain()
+    source_step = chain[0]
+    assert isinstance(source_step, steps.StreamSource)
+    source = SourceProcessor(source_step, context)
+    previous: SourceProcessor | Processor = source
+    for step in chain[1:]:
+        builder = _BUILDERS.get(type(step))
+        if builder is None:
+            raise NotImplementedError(f"No operator for step {type(step).__name__}")
+        processor = builder(step, context, emit)
+        previous.downstream = processor
+        previous = processor
+    return Topology(query_id, source, context)
