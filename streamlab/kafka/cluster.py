@@ -58,6 +58,7 @@ class Partition:
     log: PartitionLog
     leader_epoch: int = 0
     leader: int | None = None  # None until the first election after start; -1 when offline
+    replicas: list[int] = field(default_factory=list)  # assigned at creation, preferred first
 
 
 @dataclass
@@ -136,10 +137,12 @@ class Cluster:
                 configs=t.get("configs", {}),
             )
             epochs = t.get("leader_epochs", [])
+            assigned = t.get("replicas", [])
             for i in range(t["partitions"]):
                 plog = self._open_log(topic, i)
                 epoch = epochs[i] if i < len(epochs) else 0
-                topic.partitions.append(Partition(name, i, plog, leader_epoch=epoch))
+                replicas = assigned[i] if i < len(assigned) else self._assign(topic, i, all=True)
+                topic.partitions.append(Partition(name, i, plog, epoch, replicas=replicas))
             self.topics[name] = topic
         self.elect_leaders()
         self.save()
@@ -155,6 +158,7 @@ class Cluster:
                     "replication_factor": t.replication_factor,
                     "configs": t.configs,
                     "leader_epochs": [p.leader_epoch for p in t.partitions],
+                    "replicas": [p.replicas for p in t.partitions],
                 }
                 for t in self.topics.values()
             },
@@ -179,9 +183,13 @@ class Cluster:
         return live[0].node_id if live else -1
 
     def replicas(self, topic: Topic, index: int) -> list[int]:
-        """Replica brokers of a partition, preferred leader first, spread like Kafka's
-        round-robin assignment."""
-        ids = sorted(self.brokers)
+        """Replica brokers of a partition, preferred leader first, as assigned at creation."""
+        return topic.partitions[index].replicas
+
+    def _assign(self, topic: Topic, index: int, all: bool = False) -> list[int]:
+        """Kafka's controller spreads new replicas round-robin over the brokers registered
+        (live) at creation time, and the assignment then stays put."""
+        ids = sorted(self.brokers) if all else [b.node_id for b in self.live_brokers()]
         start = zlib.crc32(topic.name.encode()) + index
         rf = min(topic.replication_factor, len(ids))
         return [ids[(start + k) % len(ids)] for k in range(rf)]
@@ -273,18 +281,20 @@ class Cluster:
             raise TopicError("invalid_partitions", "Number of partitions must be at most 10000.")
         if replication_factor == -1:
             replication_factor = 1
-        if replication_factor > len(self.brokers):
+        live = len(self.live_brokers())
+        if replication_factor > live:
             raise TopicError(
                 "invalid_replication_factor",
                 f"Unable to replicate the partition {replication_factor} time(s): The target "
                 f"replication factor of {replication_factor} cannot be reached because only "
-                f"{len(self.brokers)} broker(s) are registered.",
+                f"{live} broker(s) are registered.",
             )
         if validate_only:
             return None
         topic = Topic(name, uuid.uuid4(), replication_factor, configs=clean)
         for i in range(partitions):
-            topic.partitions.append(Partition(name, i, self._open_log(topic, i)))
+            replicas = self._assign(topic, i)
+            topic.partitions.append(Partition(name, i, self._open_log(topic, i), replicas=replicas))
         self.topics[name] = topic
         self.elect_leaders()
         self.save()
@@ -319,7 +329,8 @@ class Cluster:
         if validate_only:
             return
         for i in range(len(topic.partitions), count):
-            topic.partitions.append(Partition(name, i, self._open_log(topic, i)))
+            replicas = self._assign(topic, i)
+            topic.partitions.append(Partition(name, i, self._open_log(topic, i), replicas=replicas))
         self.elect_leaders()
         self.save()
 

@@ -666,3 +666,24 @@ def test_admin_calls_on_a_stopped_broker_still_reach_the_controller(tmp_path):
                     raise
                 time.sleep(0.2)  # the client may still think broker 1 is the controller
         assert name in admin.list_topics(timeout=10).topics
+
+
+def test_new_topics_are_placed_on_live_brokers_and_stay_there(tmp_path):
+    """Kafka's controller assigns replicas among the brokers registered at creation time, and
+    the assignment is kept: a broker coming back does not take partitions over."""
+    with ClusterProcess(str(tmp_path), brokers=3) as cluster:
+        cluster.api("/api/brokers/2/stop", "POST")
+        admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+        admin.create_topics([NewTopic("placed", 6, 1)])["placed"].result(10)
+
+        def replicas() -> dict[int, list[int]]:
+            md = AdminClient({"bootstrap.servers": cluster.bootstrap}).list_topics("placed", 10)
+            return {p: list(m.replicas) for p, m in md.topics["placed"].partitions.items()}
+
+        before = replicas()
+        assert len(before) == 6
+        assert all(r in ([1], [3]) for r in before.values())  # never the stopped broker 2
+        cluster.api("/api/brokers/2/start", "POST")
+        assert replicas() == before
+        cluster.restart()
+        assert replicas() == before

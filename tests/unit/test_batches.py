@@ -333,7 +333,9 @@ def test_iter_records_decodes_librdkafka_batches(librdkafka_logs, codec):
     found = list(batches.iter_batches(data))
     assert found, "no batches stored"
     assert len(data) == sum(h.length for _, h in found)  # no torn tail
-    assert {h.codec for _, h in found} == {codec}
+    # librdkafka sends a batch uncompressed when compressing would not shrink it (a lone small
+    # batch under load), so "none" may appear beside the codec asked for.
+    assert codec in {h.codec for _, h in found} <= {codec, "none"}
     batches.split(data)  # stored batches still carry valid CRCs
     records = [r for pos, _ in found for r in batches.iter_records(data, pos)]
     assert [r.offset for r in records] == list(range(N_RECORDS))
