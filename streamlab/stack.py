@@ -162,6 +162,27 @@ def _aws_argv(ctx: LaunchContext) -> list[str]:
     ]  # fmt: skip
 
 
+def _datagen_argv(ctx: LaunchContext) -> list[str]:
+    # The lab's background generators: one server following data/datagen/tasks.json, which
+    # streamlab.datagen.start_background() edits (so tasks outlive a notebook kernel).
+    from streamlab.config import bootstrap_servers
+
+    return [
+        sys.executable, "-m", "streamlab.datagen", "serve",
+        "--state", str(ctx.data_dir / "tasks.json"),
+        "--bootstrap", bootstrap_servers(ctx.settings),
+        "--ready-file", str(ctx.ready_file),
+    ]  # fmt: skip
+
+
+def pid_health(info: dict[str, Any]) -> bool:
+    """The process that wrote the ready file is alive (for components without a port)."""
+    try:
+        return psutil.pid_exists(int(info["pid"]))
+    except (KeyError, ValueError):
+        return False
+
+
 def _realkafka_preflight() -> None:
     if importlib.util.find_spec(REALKAFKA_MODULE) is None:
         raise StackError(
@@ -242,6 +263,13 @@ COMPONENTS: tuple[Component, ...] = (
         ready_file=lambda paths, data: paths.run / "aws.ready.json",
         healthy=lambda info: url_health(info, "/_streamlab/health"),
         ports=lambda ctx: [("aws", ctx.settings.ports["aws"])],
+    ),
+    Component(
+        "datagen",
+        profiles=("emulated", "jvm"),
+        command=_datagen_argv,
+        ready_file=lambda paths, data: paths.run / "datagen.ready.json",
+        healthy=pid_health,
     ),
 )
 

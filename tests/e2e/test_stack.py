@@ -17,11 +17,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from streamlab.config import ENV_HOME, ENV_PROFILE, kafka_config, registry_url
+from streamlab.datagen import background
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,6 +84,23 @@ def roundtrip(topic: str) -> None:
     assert (msg.topic(), msg.key(), msg.value()) == (topic, b"k1", b"hello lab")
 
 
+def wait_for_records(topic: str, n: int, timeout: float = 30) -> bool:
+    consumer = Consumer(kafka_config(**{"group.id": f"e2e-wait-{topic}"}))
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
+            except KafkaException:
+                high = 0
+            if high >= n:
+                return True
+            time.sleep(0.2)
+        return False
+    finally:
+        consumer.close()
+
+
 def subjects() -> list[str]:
     return SchemaRegistryClient({"url": registry_url()}).get_subjects()
 
@@ -120,6 +138,19 @@ def test_emulated_stack_up_roundtrip_status_reset_down(lab: Path) -> None:
     status = streamlab("status")
     assert status.returncode == 0, status.stdout
     assert f"kafka      running  {first['pid']}" in status.stdout
+
+    # Datagen's background task runs in the stack's own server, so it outlives this "kernel".
+    datagen_pid = json.loads((lab / "run" / "datagen.json").read_text())["pid"]
+    background.start_background("users", f"{topic}-users", rate="unlimited", count=9)
+    (task,) = [t for t in background.list_background() if t["name"] == "users"]
+    assert task["serving"] == datagen_pid
+    assert wait_for_records(f"{topic}-users", 9)
+
+    # down/up keeps topics and schemas (they live in the data dir and the _schemas topic)
+    assert streamlab("down").returncode == 0
+    timed_up()
+    assert f"{topic}-value" in subjects() and topic in topics()
+    first = state(lab)
 
     again = streamlab("up")
     assert again.returncode == 0
