@@ -224,7 +224,7 @@ ERRORS = [
     ),
     (
         "CREATE STREAM o AS SELECT id, COUNT(*) FROM rides GROUP BY id;",
-        "GROUP BY and aggregate functions are not supported yet",
+        "Invalid result type. Your SELECT query produces a TABLE.",
     ),
     ("INSERT INTO x (a) VALUES (1);", "Cannot insert values into an unknown stream/table: `X`"),
     (

@@ -393,6 +393,7 @@ class KsqlEngine:
         plan = planner.plan_persistent(
             analysis, Sink(statement.name, properties, create=True, table=is_table)
         )
+        self._check_copartitioning(plan)
         source_topic = (
             self.topics.get(analysis.source.topic.name)
             if self.topics.exists(analysis.source.topic.name)
@@ -443,6 +444,7 @@ class KsqlEngine:
         plan = LogicalPlanner(self.functions, config).plan_persistent(
             analysis, Sink(statement.target, properties, create=False, existing=target)
         )
+        self._check_copartitioning(plan)
         query = self._start_query("INSERTQUERY", statement.text, plan)
         return current_status(
             statement.text,
@@ -464,13 +466,35 @@ class KsqlEngine:
             topology=topology,
             sink_name=plan.sink_source.name,
             sink_topic=plan.sink_source.topic.name,
-            source_names=[plan.source.name],
-            source_topics=[plan.source.topic.name],
+            source_names=[s.name for s in getattr(plan, "sources", [plan.source])],
+            source_topics=list(topology.source_topics),
         )
         self.queries[query_id] = query
+        self._create_internal_topics(query_id, plan)
         self.metastore.link_query(query_id, [plan.source.name], [plan.sink_source.name])
         log.debug("query %s started: %s", query_id, text)
         return query
+
+    def _check_copartitioning(self, plan: QueryPlan) -> None:
+        join = getattr(plan, "join", None)
+        if join is not None:
+            from streamlab.ksql.planner.join import check_copartitioning
+
+            check_copartitioning(
+                join, lambda t: self.topics.get(t).partitions if self.topics.exists(t) else None
+            )
+
+    def _create_internal_topics(self, query_id: str, plan: QueryPlan) -> None:
+        """Repartition/changelog topics of stateful queries, named as ksqlDB names them."""
+        suffixes = getattr(plan, "internal_topics", ())
+        if not suffixes:
+            return
+        prefix = f"_confluent-ksql-{self.config.get('ksql.service.id')}query_{query_id}-"
+        source = plan.source.topic.name
+        partitions = self.topics.get(source).partitions if self.topics.exists(source) else 1
+        for suffix in suffixes:
+            if not self.topics.exists(prefix + suffix):
+                self.topics.create_topic(prefix + suffix, partitions, 1)
 
     def _insert_values(self, statement: st.InsertValues, config) -> StatementResult:
         record = build_record(statement, self.metastore, self.functions)

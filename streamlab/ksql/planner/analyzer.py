@@ -2,7 +2,8 @@
 
 This is ksqlDB's ``AstSanitizer`` plus ``Analyzer`` for the queries this engine runs:
 
-* the FROM source must exist (``Source `X` does not exist.``); joins are not planned yet;
+* the FROM source must exist (``Source `X` does not exist.``); joins are analysed by
+  :func:`streamlab.ksql.planner.join.analyze_join`;
 * unqualified column references are qualified with the source alias (``ID`` → ``INPUT.ID``),
   which is how ksqlDB prints expressions in its messages;
 * every SELECT expression gets a name: its column name, struct field name, or ``KSQL_COL_<n>``;
@@ -43,6 +44,7 @@ class Analysis:
     limit: int | None = None
     source_columns: dict[str, object] = field(default_factory=dict)
     table_functions: list[ex.FunctionCall] = field(default_factory=list)
+    join: object | None = None  # planner.join.JoinInfo for JOIN queries
 
 
 def source_columns(source: DataSource) -> list[tuple[str, object]]:
@@ -98,10 +100,9 @@ class QueryAnalyzer:
     def analyze(self, query: st.Query, persistent: bool) -> Analysis:
         relation = query.from_
         if isinstance(relation, st.Join):
-            raise UnsupportedFeature(
-                "JOIN is not supported yet by this engine (stream-table, table-table and "
-                "stream-stream joins come with the stateful runtime)."
-            )
+            from streamlab.ksql.planner.join import analyze_join
+
+            return analyze_join(self, query, persistent)
         assert isinstance(relation, st.AliasedRelation)
         source = self.metastore.get_source(relation.name)
         if source is None:
@@ -210,11 +211,57 @@ class QueryAnalyzer:
             for n in walk(node)
             if isinstance(n, ex.FunctionCall) and self.functions.is_aggregate(n.name)
         ]
-        if analysis.group_by is not None or aggregates:
-            raise UnsupportedFeature(
-                "GROUP BY and aggregate functions are not supported yet by this engine "
-                "(aggregations, windows and HAVING come with the stateful runtime)."
+        for expression in analysis.group_by or ():
+            for n in walk(expression):
+                if isinstance(n, ex.FunctionCall) and self.functions.is_aggregate(n.name):
+                    raise KsqlException(
+                        f"GROUP BY does not support aggregate functions: {n.name} is an "
+                        "aggregate function."
+                    )
+        if aggregates and analysis.group_by is None:
+            loose = [
+                str(strip_qualifiers(i.expression))
+                for i in analysis.select
+                if isinstance(i, st.SingleColumn)
+                and not any(
+                    isinstance(n, ex.FunctionCall) and self.functions.is_aggregate(n.name)
+                    for n in walk(i.expression)
+                )
+                and any(isinstance(n, ex.ColumnReference) for n in walk(i.expression))
+            ]
+            if loose:
+                raise KsqlException(
+                    "Non-aggregate SELECT expression(s) not part of GROUP BY: " + ", ".join(loose)
+                )
+            calls = [
+                str(strip_qualifiers(n))
+                for node in nodes
+                for n in walk(node)
+                if isinstance(n, ex.FunctionCall) and self.functions.is_aggregate(n.name)
+            ]
+            shown = calls[0].replace("(*)", "(ROWTIME)").replace("()", "(ROWTIME)")
+            raise KsqlException(
+                "CREATE TABLE AS SELECT statement does not support aggregate function "
+                f"[{shown}] without a GROUP BY clause."
             )
+        if analysis.group_by is not None:
+            if not aggregates:
+                raise KsqlException(
+                    "GROUP BY requires aggregate functions in either the SELECT or HAVING clause."
+                )
+            bound_clauses: list = [("HAVING", analysis.having)]
+            bound_clauses += [("GROUP BY", e) for e in analysis.group_by]
+            for _clause, expression in bound_clauses:
+                for n in walk(expression) if expression is not None else ():
+                    if isinstance(n, ex.ColumnReference) and n.name in WINDOW_BOUND_NAMES:
+                        if analysis.source.is_windowed:
+                            continue
+                        raise KsqlException(
+                            f"Window bounds column {n.name} can only be used in the SELECT "
+                            "clause of windowed aggregations and can not be passed to aggregate "
+                            "functions."
+                        )
+            return
         if analysis.window is not None:
             prefix = analysis.window.location_prefix()
             raise KsqlException(f"{prefix}WINDOW clause requires a GROUP BY clause.")
@@ -267,6 +314,8 @@ class QueryAnalyzer:
                 raise KsqlException(f"'{node.source}' is not a valid stream/table name or alias.")
             return node.name in columns
 
+        if analysis.window is not None and analysis.group_by is not None:
+            columns = {**columns, **dict(WINDOW_BOUNDS)}
         if analysis.where is not None:
             check(analysis.where, "WHERE")
         for expression in analysis.partition_by or ():
@@ -282,3 +331,4 @@ class QueryAnalyzer:
 
 
 PSEUDO = dict(PSEUDO_COLUMNS) | dict(WINDOW_BOUNDS)
+WINDOW_BOUND_NAMES = frozenset(dict(WINDOW_BOUNDS))

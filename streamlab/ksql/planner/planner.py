@@ -390,6 +390,14 @@ class LogicalPlanner:
     # ---- persistent queries ---------------------------------------------------------------------
 
     def plan_persistent(self, analysis: Analysis, sink: Sink) -> QueryPlan:
+        if analysis.join is not None and analysis.group_by is None:
+            from streamlab.ksql.planner.join import plan_join
+
+            return plan_join(self, analysis, sink)
+        if analysis.group_by is not None:
+            from streamlab.ksql.planner.aggregate import plan_aggregate
+
+            return plan_aggregate(self, analysis, sink)
         source = analysis.source
         is_table = source.is_table
         step: steps.ExecutionStep = self._source_step(analysis)

@@ -5,7 +5,8 @@ StreamSelect → StreamSink`` (``Table*`` for tables). Each step records the sch
 emits:
 ``key`` are the key columns, ``columns`` the processing row the next step's expressions are
 compiled against. Steps are plain data; :mod:`streamlab.ksql.runtime` turns them into
-operators. Stateful steps (aggregations, windows, joins) are added here as new step types.
+operators. The stateful steps live with their planners: ``Aggregate`` and ``Having`` in
+:mod:`~streamlab.ksql.planner.aggregate`, ``JoinStep`` in :mod:`~streamlab.ksql.planner.join`.
 """
 
 from __future__ import annotations

@@ -62,7 +62,8 @@ class CaseRunner:
 
     def __init__(self, case: QttCase) -> None:
         self.case = case
-        config = {k: v for k, v in case.properties.items()}
+        # TestExecutor's base config: the service id names internal topics
+        config = {"ksql.service.id": "some.ksql.service.id", **case.properties}
         self.engine = KsqlEngine(
             config=config,
             run_mode="external",
@@ -217,8 +218,18 @@ class CaseRunner:
         return f"<{key}, {value}> with timestamp={record.timestamp}"
 
     def _compare(self, topic, index, spec, record: Record, serde: TopicSerde, inserts) -> None:
+        window = None
+        raw_key = record.key
+        key_window = serde.source.topic.key_format.window
+        if key_window is not None and raw_key is not None:
+            from streamlab.ksql.runtime.windows import decode_session_key, decode_time_key
+
+            if key_window.type.value == "SESSION":
+                raw_key, window = decode_session_key(raw_key)
+            else:
+                raw_key, window = decode_time_key(raw_key, key_window.size_ms)
         try:
-            key = serde.deserialize_key(record.key)
+            key = serde.deserialize_key(raw_key)
         except Exception as error:
             raise CaseFailure(f"Failed to deserialize key: {error}") from error
         try:
@@ -233,10 +244,21 @@ class CaseRunner:
             f"timestamp={record.timestamp}"
         )
         if "window" in spec:
-            raise CaseFailure(
-                f"Topic '{topic}', message {index}: expected a windowed key {spec['window']} "
-                "(windowed output is not produced by this engine yet)"
+            expected_window = spec["window"]
+            if window is None:
+                raise CaseFailure(
+                    f"Topic '{topic}', message {index}: expected a windowed key {expected_window}"
+                )
+            wanted = (
+                int(expected_window["start"]),
+                int(expected_window["end"]),
+                str(expected_window.get("type", "time")).lower() == "session",
             )
+            if (window.start, window.end, window.session) != wanted:
+                raise CaseFailure(
+                    f"Topic '{topic}', message {index}: expected window {expected_window} but "
+                    f"was {window}; {failure}"
+                )
         if not matches(key, spec.get("key")):
             raise failure
         if not matches(value, spec.get("value")):

@@ -4,8 +4,9 @@
 :class:`Topology`. A topology is fed :class:`~streamlab.ksql.runtime.records.Record` objects
 from its source topic and hands every output record to an ``emit`` callback, so the same
 topology runs under the in-process driver (QTT, tests) and under a Kafka consumer/producer
-loop. Operators keep no state; stateful operators (aggregations, windows, joins) will be further
-:class:`Processor` subclasses built from their own steps.
+loop. The operators here keep no state; the stateful ones are :class:`Processor` subclasses in
+:mod:`~streamlab.ksql.runtime.aggregate` (GROUP BY, windows, HAVING; registered in
+``_BUILDERS``) and :mod:`~streamlab.ksql.runtime.joins` (a join topology has two sources).
 
 Bad input never stops a topology: records that fail to deserialize, timestamps that cannot be
 extracted, expressions that fail and rows that cannot be serialized are reported to the
@@ -358,6 +359,7 @@ class SinkProcessor(Processor):
             is_key=False,
         )
         self.timestamp = self._timestamp(step, schema)
+        self.windowed = step.key_format.window is not None
 
     @staticmethod
     def _timestamp(step: steps.StreamSink, schema: LogicalSchema):
@@ -403,7 +405,13 @@ class SinkProcessor(Processor):
                 )
                 return
         try:
-            key = self.key_serde.serialize(row.key) if row.key is not None else None
+            if self.windowed and row.key is not None:
+                from streamlab.ksql.runtime.windows import encode_windowed_key
+
+                inner = self.key_serde.serialize(row.key[:-1]) or b""
+                key = encode_windowed_key(inner, row.key[-1])
+            else:
+                key = self.key_serde.serialize(row.key) if row.key is not None else None
         except SerializationError as error:
             context.log.serialization_error(context.query_id, "key", error, self.topic)
             return
@@ -425,7 +433,7 @@ class Topology:
         self.query_id = query_id
         self.source = source
         self.context = context
-        self.source_topics = [source.topic]
+        self.source_topics = list(getattr(source, "topics", None) or [source.topic])
 
     def process(self, record: Record) -> None:
         self.source.process_record(record)
@@ -461,12 +469,20 @@ def build_topology(
     functions: FunctionRegistry = FUNCTIONS,
 ) -> Topology:
     """Build the operators of a step chain; outputs of the last step go to ``emit``."""
+    import streamlab.ksql.runtime.aggregate  # noqa: F401  (registers the stateful operators)
+
     context = QueryContext(query_id, log, functions)
     chain = final_step.chain()
     source_step = chain[0]
-    assert isinstance(source_step, steps.StreamSource)
-    source = SourceProcessor(source_step, context)
-    previous: SourceProcessor | Processor = source
+    previous: SourceProcessor | Processor
+    if isinstance(source_step, steps.StreamSource):
+        source: Any = SourceProcessor(source_step, context)
+        previous = source
+        topics = [source.topic]
+    else:  # a join: two sources feeding one join operator
+        from streamlab.ksql.runtime.joins import build_join
+
+        source, previous, topics = build_join(source_step, context)  # type: ignore[arg-type]
     for step in chain[1:]:
         builder = _BUILDERS.get(type(step))
         if builder is None:
@@ -474,4 +490,6 @@ def build_topology(
         processor = builder(step, context, emit)
         previous.downstream = processor
         previous = processor
-    return Topology(query_id, source, context)
+    topology = Topology(query_id, source, context)
+    topology.source_topics = topics
+    return topology

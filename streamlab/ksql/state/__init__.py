@@ -1,0 +1,33 @@
+"""State stores for stateful operators: the interface (``base``) and backends (``memory``).
+
+A RocksDB backend (rocksdict) backed by changelog topics comes with the Kafka runtime; it
+implements the same :class:`~streamlab.ksql.state.base.Store` interface.
+"""
+
+from typing import Any
+
+from streamlab.ksql.state.base import ChangelogCallback, Store, StorePartition
+from streamlab.ksql.state.memory import MemoryStore, MemoryStorePartition, key_order
+
+
+def open_store(context: Any, name: str) -> Store:
+    """The store ``name`` of a query: ``context.store_factory(name)`` when the runtime sets one
+    (RocksDB + changelog under the Kafka runtime), else an in-memory store.
+
+    Names are ksqlDB's state-store names (``Aggregate-Aggregate-Materialize``,
+    ``KafkaTopic_Right-Reduce``, ...); their changelog topic is
+    ``_confluent-ksql-<service id>query_<query id>-<name>-changelog``.
+    """
+    factory = getattr(context, "store_factory", None)
+    return factory(name) if factory is not None else MemoryStore(name)
+
+
+__all__ = [
+    "ChangelogCallback",
+    "MemoryStore",
+    "MemoryStorePartition",
+    "Store",
+    "StorePartition",
+    "key_order",
+    "open_store",
+]
