@@ -8,6 +8,8 @@
     streamlab doctor [--profile P]             check this machine
     streamlab broker stop|start N              take one emulated broker down or back up
     streamlab datagen ...                      Datagen quickstart data (see streamlab datagen -h)
+    streamlab grade PATH... [--out DIR]        grade notebooks or folders of submissions (CSV+HTML)
+    streamlab progress                         which exercises you have done
 
 Expected failures print one line saying what went wrong and what to do, and exit non-zero.
 """
@@ -86,6 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("action", choices=["stop", "start"])
     broker.add_argument("node_id", type=_positive_int, metavar="N", help="broker id (1..N)")
 
+    grade = _command(sub, "grade", cmd_grade, "grade notebooks or folders of submissions")
+    grade.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a learner's notebook(s), or folders with one subfolder per learner",
+    )
+    grade.add_argument(
+        "--out",
+        type=Path,
+        default=Path("grades"),
+        help="where grades.csv, grades.html and executed notebooks go",
+    )
+    _command(sub, "progress", cmd_progress, "show which exercises you have done")
+
     sub.add_parser(
         "datagen",
         help="generate Datagen quickstart data (stock_trades, users, rides, logins)",
@@ -139,6 +157,23 @@ def cmd_broker(args: argparse.Namespace) -> int:
         raise StreamlabError(f"cannot {args.action} broker {args.node_id}: {e.message}") from None
     for b in cluster["brokers"]:
         print(f"broker {b['id']} {b['host']}:{b['port']}: {'up' if b['alive'] else 'DOWN'}")
+    return EXIT_OK
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from streamlab.grading import grade
+
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        raise StreamlabError(f"nothing to grade at {', '.join(missing)}: no such file or folder")
+    print(grade(args.paths, args.out))
+    return EXIT_OK
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    from streamlab.grading import progress
+
+    print(progress())
     return EXIT_OK
 
 

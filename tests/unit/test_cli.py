@@ -644,3 +644,10 @@ def test_datagen_is_a_doorway_to_the_generators(capsys: pytest.CaptureFixture[st
     key, value = out.rstrip("\n").split("\t")
     assert key.startswith("User_") and json.loads(value)["userid"] == key
     assert cli.main(["datagen", "no_such_generator"]) != 0
+
+
+def test_grade_names_a_missing_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = cli.main(["grade", str(tmp_path / "nope.ipynb"), "--out", str(tmp_path / "g")])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "nothing to grade at" in err and "nope.ipynb" in err
