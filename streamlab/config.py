@@ -304,7 +304,7 @@ def registry_url() -> str:
 
 
 def ksql_url() -> str:
-    return _endpoint("ksql_url", "ksql")
+    return _endpoint("ksql_url", "ksql", component="ksql")
 
 
 def aws_endpoint() -> str:

@@ -162,6 +162,23 @@ def _aws_argv(ctx: LaunchContext) -> list[str]:
     ]  # fmt: skip
 
 
+def _ksql_argv(ctx: LaunchContext) -> list[str]:
+    from streamlab.config import bootstrap_servers
+
+    registry = running_state(ctx.settings, "registry")
+    argv = [
+        sys.executable, "-m", "streamlab.ksql",
+        "--bootstrap", bootstrap_servers(ctx.settings),
+        "--host", LOCALHOST,
+        "--port", str(ctx.settings.ports["ksql"]),
+        "--data-dir", str(ctx.data_dir),
+        "--ready-file", str(ctx.ready_file),
+    ]  # fmt: skip
+    if registry and registry.get("ready", {}).get("url"):
+        argv += ["--registry-url", registry["ready"]["url"]]
+    return argv
+
+
 def _datagen_argv(ctx: LaunchContext) -> list[str]:
     # The lab's background generators: one server following data/datagen/tasks.json, which
     # streamlab.datagen.start_background() edits (so tasks outlive a notebook kernel).
@@ -263,6 +280,15 @@ COMPONENTS: tuple[Component, ...] = (
         ready_file=lambda paths, data: paths.run / "aws.ready.json",
         healthy=lambda info: url_health(info, "/_streamlab/health"),
         ports=lambda ctx: [("aws", ctx.settings.ports["aws"])],
+    ),
+    Component(
+        "ksql",  # after kafka and the registry: it is a client of both
+        profiles=("emulated", "jvm"),
+        command=_ksql_argv,
+        ready_file=lambda paths, data: paths.run / "ksql.ready.json",
+        # /info, not /healthcheck: the latter always answers 200 after a Kafka round trip
+        healthy=lambda info: url_health(info, "/info"),
+        ports=lambda ctx: [("ksql", ctx.settings.ports["ksql"])],
     ),
     Component(
         "datagen",

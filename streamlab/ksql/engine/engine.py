@@ -457,7 +457,12 @@ class KsqlEngine:
     def _start_query(self, prefix: str, text: str, plan: QueryPlan) -> PersistentQuery:
         query_id = self._next_query_id(prefix)
         topology = build_topology(
-            plan.physical, query_id, self._emit, self.processing_log, self.functions
+            plan.physical,
+            query_id,
+            self._emit,
+            self.processing_log,
+            self.functions,
+            store_factory=self._store_factory(query_id),
         )
         query = PersistentQuery(
             query_id=query_id,
@@ -474,6 +479,10 @@ class KsqlEngine:
         self.metastore.link_query(query_id, [plan.source.name], [plan.sink_source.name])
         log.debug("query %s started: %s", query_id, text)
         return query
+
+    def _store_factory(self, query_id: str) -> Callable[[str], Any] | None:
+        """State stores of a query's operators; None: in memory (the Kafka runtime persists)."""
+        return None
 
     def _check_copartitioning(self, plan: QueryPlan) -> None:
         join = getattr(plan, "join", None)

@@ -467,11 +467,17 @@ def build_topology(
     emit: Emit,
     log: ProcessingLog,
     functions: FunctionRegistry = FUNCTIONS,
+    store_factory: Callable[[str], Any] | None = None,
 ) -> Topology:
-    """Build the operators of a step chain; outputs of the last step go to ``emit``."""
+    """Build the operators of a step chain; outputs of the last step go to ``emit``.
+
+    ``store_factory(name)`` makes the state stores (see :func:`streamlab.ksql.state.open_store`).
+    """
     import streamlab.ksql.runtime.aggregate  # noqa: F401  (registers the stateful operators)
 
     context = QueryContext(query_id, log, functions)
+    if store_factory is not None:
+        context.store_factory = store_factory  # type: ignore[attr-defined]
     chain = final_step.chain()
     source_step = chain[0]
     previous: SourceProcessor | Processor

@@ -1,0 +1,291 @@
+"""The engine over a cluster, as a ksqlDB server runs it.
+
+* Every successful DDL/DML statement (a ``currentStatus`` result) is appended to the command
+  topic ``_confluent-ksql-<svc>_command_topic`` (one partition). At startup the topic is replayed
+  from the beginning: the catalog is rebuilt and the persistent queries still alive at the end
+  are started again with the same ids, so they resume from their groups' committed offsets.
+* Query ids are ksqlDB's server ids: ``CSAS_<SINK>_<n>`` / ``CTAS_…`` / ``INSERTQUERY_<n>`` with
+  ``n`` = the statement's command-topic offset + 1; ``commandSequenceNumber`` is the offset.
+* Persistent queries run as :class:`~streamlab.ksql.kafka_runtime.runner.QueryRunner` threads;
+  bad records go to the processing-log topic (and the ``KSQL_PROCESSING_LOG`` stream).
+
+The base engine does the SQL; this subclass only overrides its hooks (query ids, sequence
+numbers, starting/stopping queries, where sink records go). Callers serialize statements with
+``engine.lock``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from streamlab.ksql.engine import KsqlEngine, PersistentQuery, StatementResult
+from streamlab.ksql.errors import KsqlException
+from streamlab.ksql.kafka_runtime import processing_log as plog
+from streamlab.ksql.kafka_runtime.runner import QueryRunner, local
+from streamlab.ksql.kafka_runtime.state import ChangelogStores
+from streamlab.ksql.kafka_runtime.topics import TIMEOUT, KafkaTopicStore
+from streamlab.ksql.parser import ParsedStatement, parse
+from streamlab.ksql.planner import QueryPlan
+from streamlab.ksql.runtime.records import Record
+
+log = logging.getLogger(__name__)
+
+
+def offset_reset(properties: dict[str, object]) -> str:
+    """``auto.offset.reset`` as ksqlDB reads it from (streams) properties; default latest."""
+    for name in ("ksql.streams.auto.offset.reset", "auto.offset.reset"):
+        value = properties.get(name)
+        if value:
+            return str(value).lower()
+    return "latest"
+
+
+class KafkaKsqlEngine(KsqlEngine):
+    def __init__(
+        self,
+        bootstrap: str,
+        config: dict[str, object] | None = None,
+        default_partitions: int = 1,
+    ) -> None:
+        topics = KafkaTopicStore(bootstrap, default_partitions)
+        super().__init__(
+            topics=topics,  # type: ignore[arg-type]
+            config=config,
+            run_mode="external",
+            default_partitions=default_partitions,
+        )
+        self.bootstrap = bootstrap
+        self.service_id = str(self.config["ksql.service.id"])
+        self.command_topic = f"_confluent-ksql-{self.service_id}_command_topic"
+        include_rows = str(self.config.get("ksql.logging.processing.rows.include", "false"))
+        self.processing_log = plog.KafkaProcessingLog(
+            topics.producer,
+            plog.topic_name(self.service_id),
+            include_rows=include_rows.lower() == "true",
+        )
+        self.runners: dict[str, QueryRunner] = {}
+        self.stores: dict[str, ChangelogStores] = {}
+        self.command_statuses: dict[str, dict[str, Any]] = {}
+        self.lock = threading.RLock()
+        self._command_offset = 0  # offset the statement being executed will get
+        self._next_offset = 0
+        self._overrides: dict[str, object] = {}
+        self._replaying = False
+        self._reused_id: str | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Create the system topics, replay the command topic, start the queries."""
+        with self.lock:
+            # kept forever, as ksqlDB configures it: the topic is the catalog
+            self.topics.create_topic(self.command_topic, 1, 1, {"retention.ms": "-1"})
+            self.topics.create_topic(self.processing_log.topic, 1, 1)
+            self._replay()
+            if self.metastore.get_source(plog.STREAM_NAME) is None:
+                for parsed in parse(plog.stream_ddl(self.processing_log.topic)):
+                    self.execute_statement(parsed)
+            for query in self.queries.values():
+                stores = self.stores.get(query.query_id)
+                if stores is not None:
+                    stores.restore(self.bootstrap)  # state first, then consume again
+                self._run(query)
+
+    def close(self) -> None:
+        with self.lock:
+            for runner in self.runners.values():
+                runner.stop(wait=False)
+            for runner in list(self.runners.values()):
+                runner.stop()
+            self.runners.clear()
+            self.topics.close()  # type: ignore[attr-defined]
+
+    def _replay(self) -> None:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"_confluent-ksql-{self.service_id}_command_replay",
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            partition = TopicPartition(self.command_topic, 0)
+            _, high = consumer.get_watermark_offsets(partition, TIMEOUT)
+            consumer.assign([TopicPartition(self.command_topic, 0, OFFSET_BEGINNING)])
+            self._replaying = True
+            position = 0
+            while position < high:
+                for message in consumer.consume(500, 1.0):
+                    if message.error() is not None:
+                        continue
+                    position = message.offset() + 1
+                    self._replay_command(message.offset(), message.value())
+            self._next_offset = high
+            log.info("replayed %d commands from %s", high, self.command_topic)
+        finally:
+            self._replaying = False
+            consumer.close()
+
+    def _replay_command(self, offset: int, value: bytes | None) -> None:
+        try:
+            command = json.loads(value or b"{}")
+            properties = dict(command.get("streamsProperties") or {})
+            self.session.properties.clear()
+            for parsed in parse(command["statement"]):
+                self._command_offset = offset
+                self._overrides = properties
+                result = self.execute_statement(parsed, properties)
+                self._record_status(result)
+        except Exception as error:  # a command that no longer applies is skipped, as ksqlDB does
+            log.warning("skipping command at offset %d: %s", offset, error)
+        finally:
+            self.session.properties.clear()
+
+    # ---- statements -----------------------------------------------------------------------------
+
+    def run(self, parsed: ParsedStatement, properties: dict[str, object]) -> StatementResult:
+        """Execute one statement; log it to the command topic if it is a command."""
+        with self.lock:
+            overrides = {**properties, **self.session.properties}
+            self._command_offset = self._next_offset
+            self._overrides = overrides
+            result = self.execute_statement(parsed, properties)
+            if result.entity is not None and result.entity.get("@type") == "currentStatus":
+                self._append_command(parsed.text, result, overrides)
+                self._record_status(result)
+            return result
+
+    def _append_command(
+        self, text: str, result: StatementResult, overrides: dict[str, object]
+    ) -> None:
+        assert result.entity is not None
+        value = {
+            "statement": text,
+            "streamsProperties": {k: v for k, v in overrides.items() if v is not None},
+            "originalProperties": {},
+        }
+        delivered: list[int] = []
+
+        def on_delivery(error, message) -> None:
+            if error is None:
+                delivered.append(message.offset())
+
+        producer = self.topics.producer  # type: ignore[attr-defined]
+        producer.produce(
+            self.command_topic,
+            json.dumps(value, default=str).encode(),
+            str(result.entity["commandId"]).encode(),
+            on_delivery=on_delivery,
+        )
+        producer.flush(TIMEOUT)
+        if not delivered:
+            raise KsqlException(
+                "Could not write the statement to the command topic; it will not survive a restart."
+            )
+        self._next_offset = delivered[0] + 1
+
+    def _record_status(self, result: StatementResult) -> None:
+        entity = result.entity
+        if entity is not None and entity.get("@type") == "currentStatus":
+            self.command_statuses[entity["commandId"]] = dict(entity["commandStatus"])
+
+    # ---- hooks of the base engine ---------------------------------------------------------------
+
+    def _next_query_id(self, prefix: str) -> str:
+        if self._reused_id is not None:
+            return self._reused_id
+        return f"{prefix}_{self._command_offset + 1}"
+
+    def _next_sequence(self) -> int:
+        return self._command_offset
+
+    def _emit(self, record: Record) -> None:
+        runner = getattr(local, "runner", None)
+        if runner is not None:
+            runner.emit(record)
+        else:
+            self.produce(record)
+
+    def _store_factory(self, query_id: str):
+        stores = ChangelogStores(self.service_id, query_id, self._emit)
+        self.stores[query_id] = stores
+        return stores.factory
+
+    def _start_query(self, prefix: str, text: str, plan: QueryPlan) -> PersistentQuery:
+        # CREATE OR REPLACE … AS SELECT: the new plan takes over the old query's id, so it
+        # keeps its consumer group and continues from its committed offsets, as in ksqlDB.
+        replaced = [
+            q
+            for q in sorted(self.metastore.writers_of(plan.sink_source.name))
+            if q in self.queries and q.startswith(prefix + "_") and prefix != "INSERTQUERY"
+        ]
+        for query_id in replaced:
+            runner = self.runners.pop(query_id, None)
+            if runner is not None:
+                runner.stop()
+            self.queries.pop(query_id)
+            self.metastore.unlink_query(query_id)
+        self._reused_id = replaced[0] if replaced else None
+        try:
+            query = super()._start_query(prefix, text, plan)
+        finally:
+            self._reused_id = None
+        query.offset_reset = offset_reset({**self.config, **self._overrides})  # type: ignore[attr-defined]
+        if not self._replaying:
+            if replaced:  # the old query's state carries over
+                self.stores[query.query_id].restore(self.bootstrap)
+            self._run(query)
+        return query
+
+    def _terminate(self, statement, config) -> StatementResult:
+        result = super()._terminate(statement, config)
+        for query_id in [q for q in self.runners if q not in self.queries]:
+            self.runners.pop(query_id).stop()
+            self.stores.pop(query_id, None)
+        return result
+
+    def _description(self, source, extended: bool) -> dict[str, Any]:
+        """DESCRIBE … EXTENDED also counts what the queries reading the source consumed and
+        how many records failed, as ksqlDB's ``statistics`` / ``errorStats`` strings."""
+        description = super()._description(source, extended)
+        if extended:
+            readers = [q for q in self.metastore.readers_of(source.name) if q in self.runners]
+            total = sum(self.runners[q].processed for q in readers)
+            failed = sum(self.processing_log.counts.get(q, 0) for q in readers)
+            description["statistics"] = f"consumer-total-messages: {total:>6}"
+            description["errorStats"] = f"consumer-failed-messages: {failed:>6}"
+        return description
+
+    # ---- running queries ------------------------------------------------------------------------
+
+    def group_id(self, query_id: str) -> str:
+        return f"_confluent-ksql-{self.service_id}query_{query_id}"
+
+    def _run(self, query: PersistentQuery) -> None:
+        if query.query_id in self.runners:
+            return
+        runner = QueryRunner(
+            query.query_id,
+            self.bootstrap,
+            self.group_id(query.query_id),
+            list(query.source_topics),
+            query.topology.process,
+            getattr(query, "offset_reset", "latest"),
+            on_error=self._on_error,
+            on_crash=self._on_crash,
+        )
+        self.runners[query.query_id] = runner
+        runner.start()
+
+    def _on_crash(self, query_id: str, error: Exception) -> None:
+        query = self.queries.get(query_id)
+        if query is not None:
+            query.state = "ERROR"  # shown by SHOW QUERIES / DESCRIBE
+
+    def _on_error(self, query_id: str, error: Exception, record: Record) -> None:
+        self.processing_log.processing_error(query_id, f"Error processing record: {error}")
