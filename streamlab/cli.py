@@ -8,6 +8,7 @@
     streamlab doctor [--profile P]             check this machine
     streamlab broker stop|start N              take one emulated broker down or back up
     streamlab datagen ...                      Datagen quickstart data (see streamlab datagen -h)
+    streamlab pipeline up|down|status|watch|counts   the whole application (see README)
     streamlab grade PATH... [--out DIR]        grade notebooks or folders of submissions (CSV+HTML)
     streamlab progress                         which exercises you have done
 
@@ -37,11 +38,15 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports it
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # Commands with a command line of their own: this is a doorway to each.
     if argv[:1] == ["datagen"]:
-        # The generators have their own command line; this is a doorway to it.
         from streamlab.datagen.cli import main as datagen_main
 
         return datagen_main(argv[1:], prog="streamlab datagen")
+    if argv[:1] == ["pipeline"]:
+        from streamlab.pipeline import main as pipeline_main
+
+        return pipeline_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
@@ -104,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _command(sub, "progress", cmd_progress, "show which exercises you have done")
 
+    sub.add_parser(
+        "pipeline",
+        help="the application: seed, apply ksql/, deploy lambda_fn, watch counts",
+        add_help=False,
+    )  # dispatched in main() before parsing
     sub.add_parser(
         "datagen",
         help="generate Datagen quickstart data (stock_trades, users, rides, logins)",
