@@ -33,6 +33,7 @@ from streamlab.ksql.engine import results
 from streamlab.ksql.engine.insert_values import build_record
 from streamlab.ksql.engine.results import StatementResult, current_status
 from streamlab.ksql.errors import KsqlError, KsqlException, KsqlStatementException
+from streamlab.ksql.formats import schema_registry
 from streamlab.ksql.functions import FUNCTIONS, FunctionRegistry
 from streamlab.ksql.parser import ParsedStatement, parse
 from streamlab.ksql.parser.ast import statements as st
@@ -104,6 +105,7 @@ class KsqlEngine:
     ) -> None:
         self.topics = topics if topics is not None else TopicStore(default_partitions)
         self.config: dict[str, object] = {**DEFAULT_CONFIG, **(config or {})}
+        schema_registry.configure(self.config.get(schema_registry.REGISTRY_URL_PROPERTY))
         self.functions = functions
         self.metastore = MetaStore()
         self.processing_log = ProcessingLog()

@@ -101,6 +101,7 @@ def build_record(
         key_columns,
         key_format.features,
         is_key=True,
+        topic=source.topic.name,
     )
     value_serde = serde(
         get_format(value_format.format),
@@ -108,6 +109,7 @@ def build_record(
         value_columns,
         value_format.features,
         is_key=False,
+        topic=source.topic.name,
     )
     key_values = [values.get(c.name) for c in key_columns]
     key = key_serde.serialize(key_values) if key_columns else None

@@ -1,7 +1,8 @@
-"""Serialization formats: JSON, KAFKA, DELIMITED and NONE, byte-compatible with ksqlDB's.
+"""Serialization formats: JSON, KAFKA, DELIMITED and NONE, byte-compatible with ksqlDB's, and
+PROTOBUF and JSON_SR through the Schema Registry (``schema_registry.configure(url)``; see
+``protobuf.py`` and ``json_sr.py``).
 
-AVRO, PROTOBUF, PROTOBUF_NOSR and JSON_SR are known but not supported yet: they need the
-Schema Registry (``streamlab.registry``), which the Kafka runtime part will wire in.
+AVRO and PROTOBUF_NOSR are known but not supported yet.
 
 :func:`serde` builds the row serializer/deserializer pair for a set of columns, with ksqlDB's
 error wording (``Failed to deserialize value from topic: t. <cause>``).
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamlab.ksql.errors import SerializationError
-from streamlab.ksql.formats import delimited, json, kafka, none
+from streamlab.ksql.formats import delimited, json, json_sr, kafka, none, protobuf, schema_registry
 from streamlab.ksql.formats.base import (
     Format,
     FormatInfo,
@@ -33,7 +34,7 @@ from streamlab.ksql.formats.base import (
 )
 from streamlab.ksql.schema import Column
 
-for _name in ("AVRO", "PROTOBUF", "PROTOBUF_NOSR", "JSON_SR"):
+for _name in ("AVRO", "PROTOBUF_NOSR"):
     register_format(
         UnsupportedFormat(
             _name,
@@ -57,9 +58,14 @@ def serde(
     columns: Sequence[Column],
     features: frozenset[SerdeFeature],
     is_key: bool,
+    topic: str | None = None,
 ) -> RowSerde:
+    """``topic``: where the serializer writes (the SR formats register their schema there)."""
     target = "key" if is_key else "value"
-    write = fmt.serializer(columns, features, info, is_key)
+    if fmt.requires_schema_registry:
+        write = fmt.serializer(columns, features, info, is_key, topic=topic)  # type: ignore[call-arg]
+    else:
+        write = fmt.serializer(columns, features, info, is_key)
     read = fmt.deserializer(columns, features, info, is_key)
 
     def deserialize(data: bytes | None, topic: str) -> list[Any] | None:
@@ -79,6 +85,25 @@ def serde(
     return RowSerde(serialize, deserialize)
 
 
+def check_registry(format_name: str, topic: str) -> None:
+    """ksqlDB's error when a Schema Registry format is used without a registry configured."""
+    if get_format(format_name).requires_schema_registry:
+        schema_registry.require(get_format(format_name).name, topic)
+
+
+def infer_columns(format_name: str, topic: str, is_key: bool) -> list[Column] | None:
+    """The columns ksqlDB infers from ``<topic>-value``/``-key`` for an SR format (else None)."""
+    from streamlab.ksql.schema import Namespace
+
+    fmt = get_format(format_name)
+    infer = getattr(fmt, "infer", None)
+    if not fmt.requires_schema_registry or infer is None:
+        return None
+    schema_registry.require(fmt.name, topic)
+    namespace = Namespace.KEY if is_key else Namespace.VALUE
+    return [Column(name, sql_type, namespace) for name, sql_type in infer(topic, is_key)]
+
+
 __all__ = [
     "Format",
     "FormatInfo",
@@ -89,13 +114,18 @@ __all__ = [
     "WindowInfo",
     "WindowType",
     "check_key_types",
+    "check_registry",
     "delimited",
     "get_format",
+    "infer_columns",
     "json",
+    "json_sr",
     "kafka",
     "key_features",
     "none",
     "persistence_text",
+    "protobuf",
+    "schema_registry",
     "serde",
     "value_features",
 ]

@@ -10,14 +10,16 @@ from streamlab.ksql.formats import (
     KeyFormat,
     ValueFormat,
     check_key_types,
+    check_registry,
     get_format,
+    infer_columns,
     key_features,
     value_features,
 )
 from streamlab.ksql.parser.ast import statements as st
 from streamlab.ksql.planner.planner import _wrap_default, validate_timestamp_column
 from streamlab.ksql.planner.properties import SourceProperties
-from streamlab.ksql.schema import SYSTEM_COLUMN_NAMES, schema_from_elements
+from streamlab.ksql.schema import SYSTEM_COLUMN_NAMES, LogicalSchema, schema_from_elements
 
 
 def build_source(
@@ -58,9 +60,15 @@ def build_source(
     key_info = props.key_format_info(key_name)
     value_info = props.value_format_info(value_name)
 
+    check_registry(key_name, topic_name)
+    check_registry(value_name, topic_name)
     ensure_topic(topic_name, props.partitions, props.replicas)
 
-    if not statement.elements:
+    # PROTOBUF/JSON_SR without value (key) columns: infer them from the registry.
+    declared = schema_from_elements(statement.elements)
+    inferred_value = None if declared.value else infer_columns(value_name, topic_name, False)
+    inferred_key = None if declared.key else infer_columns(key_name, topic_name, True)
+    if not statement.elements and not inferred_value and not inferred_key:
         raise KsqlException("The statement does not define any columns.")
     for element in statement.elements:
         if element.name in SYSTEM_COLUMN_NAMES:
@@ -72,7 +80,11 @@ def build_source(
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise KsqlException(f"Duplicate column names: {', '.join(duplicates)}")
-    schema = schema_from_elements(statement.elements)
+    schema = declared
+    if inferred_value or inferred_key:
+        schema = LogicalSchema(
+            [*(inferred_key or schema.key), *(inferred_value or ()), *schema.value]
+        )
 
     existing = metastore.get_source(statement.name)
     if existing is not None and not statement.or_replace and not statement.not_exists:

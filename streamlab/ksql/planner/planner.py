@@ -19,6 +19,7 @@ from streamlab.ksql.formats import (
     KeyFormat,
     ValueFormat,
     check_key_types,
+    check_registry,
     get_format,
     key_features,
     value_features,
@@ -541,12 +542,17 @@ class LogicalPlanner:
         v_features = value_features(
             value_fmt, len(schema.value), props.wrap_single_value, _wrap_default(self.config)
         )
+        topic_name = (
+            props.kafka_topic
+            or str(self.config.get("ksql.output.topic.name.prefix") or "") + sink.name
+        )
+        check_registry(key_name, topic_name)
+        check_registry(value_name, topic_name)
         check_key_types(list(schema.key))
         key_fmt.validate(list(schema.key), k_features, is_key=True)
         value_fmt.validate(list(schema.value), v_features, is_key=False)
         return KsqlTopic(
-            props.kafka_topic
-            or str(self.config.get("ksql.output.topic.name.prefix") or "") + sink.name,
+            topic_name,
             KeyFormat(key_info, k_features),
             ValueFormat(value_info, v_features),
         )

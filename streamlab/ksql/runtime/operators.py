@@ -350,6 +350,7 @@ class SinkProcessor(Processor):
             list(schema.key),
             step.key_format.features,
             is_key=True,
+            topic=step.topic,
         )
         self.value_serde = serde(
             get_format(step.value_format.format),
@@ -357,6 +358,7 @@ class SinkProcessor(Processor):
             list(schema.value),
             step.value_format.features,
             is_key=False,
+            topic=step.topic,
         )
         self.timestamp = self._timestamp(step, schema)
         self.windowed = step.key_format.window is not None
