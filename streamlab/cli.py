@@ -9,6 +9,7 @@
     streamlab broker stop|start N              take one emulated broker down or back up
     streamlab datagen ...                      Datagen quickstart data (see streamlab datagen -h)
     streamlab pipeline up|down|status|watch|counts   the whole application (see README)
+    streamlab lambda functions|logs|invoke|mappings|metrics|scaling ...   the Lambda emulator
     streamlab grade PATH... [--out DIR]        grade notebooks or folders of submissions (CSV+HTML)
     streamlab progress                         which exercises you have done
 
@@ -47,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         from streamlab.pipeline import main as pipeline_main
 
         return pipeline_main(argv[1:])
+    if argv[:1] == ["lambda"]:
+        from streamlab.lambda_cli import main as lambda_main
+
+        return lambda_main(argv[1:], prog="streamlab lambda")
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
@@ -109,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _command(sub, "progress", cmd_progress, "show which exercises you have done")
 
+    sub.add_parser(
+        "lambda", help="functions, logs, invoke, event source mappings, scaling", add_help=False
+    )  # dispatched in main() before parsing
     sub.add_parser(
         "pipeline",
         help="the application: seed, apply ksql/, deploy lambda_fn, watch counts",

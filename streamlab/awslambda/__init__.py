@@ -17,5 +17,12 @@ Modules, one concept each (moto's layout for the API):
 * :mod:`.motobridge`: moto in-process, for every other service;
 * :mod:`.endpoint`: the one HTTP listener that routes by SigV4 credential scope;
 * :mod:`.esm`: Kafka event source mapping pollers;
+* :mod:`.scaling`: the article's 1,000-partition scaling experiment in simulated time;
+* :mod:`.lab`: the learner's Python API (functions, logs, invoke, mappings, metrics, scaling
+  samples), behind ``streamlab lambda ...`` (:mod:`streamlab.lambda_cli`);
 * :mod:`.testing`: start an endpoint process on free ports (tests, benchmarks, lessons).
+
+``--time-scale N`` on the endpoint runs mappings' scalers N times faster (60: AWS's one-minute lag
+check every second; also per mapping, ``POST /_streamlab/lambda/mappings/<uuid>/time-scale``);
+``--scale-sleeps`` adds the functions' ``time.sleep``/``asyncio.sleep`` to it.
 """

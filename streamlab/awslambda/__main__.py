@@ -1,6 +1,7 @@
 """``python -m streamlab.awslambda``: the local AWS endpoint (Lambda + moto) in the foreground.
 
     python -m streamlab.awslambda [--host 127.0.0.1] [--port 4566] [--data-dir D] [--ready-file F]
+        [--esm-scale-interval 60] [--time-scale 1] [--scale-sleeps]
 
 When it serves, it writes ``--ready-file`` atomically as JSON ``{"pid", "url", "port",
 "data_dir"}``. SIGTERM or SIGINT: stop accepting requests, kill every execution environment,
@@ -56,6 +57,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=60.0,
         help="seconds between a Kafka mapping's lag checks (60 on AWS)",
     )
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="run Kafka mappings' scalers this many times faster than real time "
+        "(60: the one-minute lag check runs every second)",
+    )
+    p.add_argument(
+        "--scale-sleeps",
+        action="store_true",
+        help="with --time-scale N, functions' time.sleep/asyncio.sleep last 1/N as long",
+    )
     p.add_argument("--log-level", default="info")
     return p.parse_args(argv)
 
@@ -77,6 +90,8 @@ async def run(args: argparse.Namespace) -> None:
         enforce_memory=not args.no_memory_limit,
         runner_factory=runner_factory,
         esm_scale_interval=args.esm_scale_interval,
+        esm_time_scale=args.time_scale,
+        scale_sleeps=args.scale_sleeps,
     )
     await endpoint.start()
     ready = {

@@ -13,6 +13,7 @@ Paths under ``/_streamlab/`` are the lab's own observability API (JSON):
 * ``GET  /_streamlab/lambda/environments``   every execution environment and its state
 * ``GET  /_streamlab/lambda/metrics``        per-function counters and concurrency over time
 * ``GET  /_streamlab/lambda/mappings``       event source mappings and their pollers
+* ``POST /_streamlab/lambda/mappings/<uuid>/time-scale?scale=60``  run its scaler faster
 * ``GET  /_streamlab/lambda/code/<region>/<function>.zip``  (GetFunction's Code.Location)
 * ``POST /_streamlab/reset``                 delete every function, mapping and moto resource
 """
@@ -97,8 +98,12 @@ class Endpoint:
         enforce_memory: bool = True,
         runner_factory: RunnerFactory | None = None,
         esm_scale_interval: float = 60.0,
+        esm_time_scale: float = 1.0,
+        scale_sleeps: bool = False,
     ) -> None:
         self.esm_scale_interval = esm_scale_interval
+        self.esm_time_scale = esm_time_scale
+        self.scale_sleeps = scale_sleeps
         self.data_dir = os.path.abspath(data_dir)
         self.host = host
         self.port = port
@@ -113,6 +118,13 @@ class Endpoint:
         self.responses = LambdaResponses(self.backend)
         self._runner: web.AppRunner | None = None
         self._reaper: asyncio.Task[None] | None = None
+
+    def _function_env(self) -> dict[str, str]:
+        """With ``scale_sleeps``, functions' sleeps last 1/time-scale (timescale/sitecustomize)."""
+        if not self.scale_sleeps or not self.esm_time_scale > 1:
+            return {}
+        here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "timescale")
+        return {"STREAMLAB_TIME_SCALE": repr(float(self.esm_time_scale)), "PYTHONPATH": here}
 
     @property
     def url(self) -> str:
@@ -129,6 +141,7 @@ class Endpoint:
                     idle_timeout=self.idle_timeout,
                     code_url=self.url,
                     esm_scale_interval=self.esm_scale_interval,
+                    esm_time_scale=self.esm_time_scale,
                 ),
                 HostSettings(
                     endpoint_url=self.url,
@@ -136,6 +149,7 @@ class Endpoint:
                     log_sink=MotoLogSink(self.moto, region),
                     init_timeout=self.init_timeout,
                     enforce_memory=self.enforce_memory,
+                    extra_env=self._function_env(),
                 ),
                 self.limiter,
                 s3_get=self.moto.s3_get,
@@ -230,6 +244,9 @@ class Endpoint:
                 for m in b.mappings.values()
             ]
             return web.json_response({"EventSourceMappings": out})
+        m = re.fullmatch(r"/_streamlab/lambda/mappings/([^/]+)/time-scale", path)
+        if m and request.method == "POST":
+            return self._set_time_scale(m.group(1), request.query.get("scale", ""), region)
         m = re.fullmatch(r"/_streamlab/lambda/code/([^/]+)/([^/]+)\.zip", path)
         if m:
             fn = self.backend(m.group(1)).functions.get(m.group(2))
@@ -240,6 +257,24 @@ class Endpoint:
             await self.reset()
             return web.json_response({"status": "reset"})
         raise web.HTTPNotFound()
+
+    def _set_time_scale(self, uuid: str, scale: str, region: str | None) -> web.Response:
+        try:
+            value = float(scale)
+            if not value > 0:
+                raise ValueError
+        except ValueError:
+            return web.json_response({"message": "scale must be a positive number"}, status=400)
+        for b in self._regions(region):
+            mapping = b.mappings.get(uuid)
+            if mapping is None:
+                continue
+            setter = getattr(mapping.runner, "set_time_scale", None)
+            if setter is None:
+                return web.json_response({"message": "the mapping has no poller"}, status=409)
+            setter(value)
+            return web.json_response({"UUID": uuid, "TimeScale": value})
+        return web.json_response({"message": f"no mapping {uuid}"}, status=404)
 
     def _regions(self, region: str | None) -> list[LambdaBackend]:
         if region:

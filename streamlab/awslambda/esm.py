@@ -19,9 +19,13 @@ loop:
    destinations and are then committed.
 
 **Scaling** (on-demand mode): one poller at first; every ``scale_interval`` seconds (60 s on
-AWS; shorter in lessons) the runner looks at the group's offset lag: more than a batch waiting per
-poller doubles the pollers (at most one per partition); no lag for two checks removes one. AWS does
-not publish its exact rule; this one reproduces the shape of the article's experiment.
+AWS; shorter in lessons) the runner looks at the group's offset lag and applies
+:func:`scale_decision`: more than a batch waiting per poller doubles the pollers (at most one per
+partition); no lag for two checks halves them (at least one). AWS does not publish its exact rule;
+this one reproduces the shape of the article's experiment. ``time_scale`` (the endpoint's
+``--time-scale``, or per mapping through ``POST /_streamlab/lambda/mappings/<uuid>/time-scale``)
+divides the interval: at 60, a minute of AWS scaling takes a second. :mod:`.scaling` replays the
+same rule in simulated time, without Kafka or processes, for the 1,000-partition experiment.
 """
 
 from __future__ import annotations
@@ -55,6 +59,22 @@ RETRY_CAP_WITH_DESTINATION = 10
 EVENT_OVERHEAD = 200  # the envelope around the records, generously
 
 
+def scale_decision(
+    pollers: int, partitions: int, lag: int, batch_size: int, idle_checks: int
+) -> tuple[int, int]:
+    """One lag check: (pollers to run, idle checks so far). Shared by the real runner and the
+    simulator (:mod:`.scaling`) so both scale alike."""
+    backlog = lag > pollers * batch_size  # more than a batch waiting per poller
+    if backlog and pollers < partitions:
+        return min(partitions, max(1, pollers * 2)), 0
+    if lag == 0:
+        idle_checks += 1
+        if idle_checks >= 2 and pollers > 1:
+            return max(1, pollers // 2), 0
+        return pollers, idle_checks
+    return pollers, 0
+
+
 def backoff(attempt: int) -> float:
     return min(0.2 * 2 ** max(0, attempt - 1), 10.0)
 
@@ -63,11 +83,18 @@ class KafkaMappingRunner:
     """One mapping: its pollers, scaling, counters."""
 
     def __init__(
-        self, backend: LambdaBackend, mapping: EventSourceMapping, scale_interval: float = 60.0
+        self,
+        backend: LambdaBackend,
+        mapping: EventSourceMapping,
+        scale_interval: float = 60.0,
+        time_scale: float = 1.0,
     ) -> None:
         self.backend = backend
         self.mapping = mapping
-        self.scale_interval = scale_interval
+        self.scale_interval = scale_interval  # in simulated (AWS) seconds
+        self.time_scale = time_scale  # simulated seconds per real second
+        self._rescaled = asyncio.Event()
+        self._probe: LagProbe | None = None
         self.pollers: list[Poller] = []
         self._task: asyncio.Task[None] | None = None
         self._producer: Any = None
@@ -80,6 +107,9 @@ class KafkaMappingRunner:
         self.records_dropped = 0
         self.offset_lag: int | None = None
         self.pollers_over_time: list[tuple[float, int]] = []
+        # (epoch seconds, pollers, offset lag) at every lag check, for "scaling over time" plots
+        self.checks: list[tuple[float, int, int]] = []
+        self.started = time.time()
         self.problem: str | None = None
 
     # --- MappingRunner ----------------------------------------------------------------------
@@ -97,6 +127,8 @@ class KafkaMappingRunner:
                 await self._task
         await asyncio.gather(*(p.stop() for p in self.pollers), return_exceptions=True)
         self.pollers.clear()
+        if self._probe is not None:
+            await self._probe.close()
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._producer.flush, 5)
@@ -113,8 +145,26 @@ class KafkaMappingRunner:
             "RecordsToDestination": self.records_to_destination,
             "RecordsDropped": self.records_dropped,
             "PollersOverTime": [[round(t, 3), n] for t, n in self.pollers_over_time],
+            "LagChecks": [[round(t, 3), n, lag] for t, n, lag in self.checks[-2000:]],
+            "ScaleInterval": self.scale_interval,
+            "TimeScale": self.time_scale,
+            "Started": round(self.started, 3),
             "Problem": self.problem,
         }
+
+    def set_time_scale(self, scale: float) -> None:
+        """Change the time scale now (the current wait is cut short)."""
+        if not scale > 0:
+            raise ValueError("the time scale must be positive")
+        self.time_scale = float(scale)
+        self._rescaled.set()
+
+    async def _wait_interval(self) -> None:
+        self._rescaled.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                self._rescaled.wait(), self.scale_interval / max(self.time_scale, 1e-9)
+            )
 
     # --- settings -------------------------------------------------------------------------------
 
@@ -173,23 +223,20 @@ class KafkaMappingRunner:
                 await asyncio.sleep(5.0)
         idle_checks = 0
         while True:
-            await asyncio.sleep(self.scale_interval)
+            await self._wait_interval()
+            if self._rescaled.is_set():
+                continue  # a new time scale: wait the new interval
             lag = await self.measure_lag()
             if lag is None:
                 continue
-            partitions = await self.pollers[0].partition_count() if self.pollers else 0
+            partitions = await self._lag_probe().partition_count()
             n = len(self.pollers)
-            backlog = lag > n * self.config.get("BatchSize", 100)  # more than a batch each
-            if backlog and n < partitions:
-                await self._ensure_pollers(min(partitions, n * 2))
-                idle_checks = 0
-            elif lag == 0:
-                idle_checks += 1
-                if idle_checks >= 2 and n > 1:
-                    await self._ensure_pollers(n - 1)
-                    idle_checks = 0
-            else:
-                idle_checks = 0
+            self.checks.append((time.time(), n, lag))
+            want, idle_checks = scale_decision(
+                n, partitions, lag, self.config.get("BatchSize", 100), idle_checks
+            )
+            if want != n:
+                await self._ensure_pollers(want)
 
     async def _ensure_pollers(self, n: int) -> None:
         conf = await self.client_config()
@@ -197,18 +244,26 @@ class KafkaMappingRunner:
             p = Poller(self, conf, len(self.pollers))
             self.pollers.append(p)
             p.start()
-        while len(self.pollers) > n:
-            await self.pollers.pop().stop()
+        if len(self.pollers) > n:  # stopped together: one rebalance, not one per poller
+            gone, self.pollers = self.pollers[n:], self.pollers[:n]
+            await asyncio.gather(*(p.stop() for p in gone), return_exceptions=True)
         self.pollers_over_time.append((time.time(), len(self.pollers)))
 
     async def measure_lag(self) -> int | None:
         """OffsetLag: newest offsets minus the group's committed offsets, over all partitions."""
         if not self.pollers:
             return None
-        lag = await self.pollers[0].group_lag()
+        lag = await self._lag_probe().group_lag()
         if lag is not None:
             self.offset_lag = lag
         return lag
+
+    def _lag_probe(self) -> LagProbe:
+        """A client of its own: a poller's consumer queues these requests behind its long-polling
+        fetches (seconds for many partitions) and would stop delivering meanwhile."""
+        if self._probe is None:
+            self._probe = LagProbe(self, dict(self._client_config or {}))
+        return self._probe
 
     def _problem(self, text: str) -> None:
         self.problem = text
@@ -360,6 +415,74 @@ def _reported_failures(payload: bytes, entries: list[dict[str, Any]]) -> list[di
     return [e for e in entries if failed(e)]
 
 
+class LagProbe:
+    """Reads the group's committed offsets and the partitions' newest offsets; never fetches."""
+
+    def __init__(self, runner: KafkaMappingRunner, client_config: dict[str, Any]) -> None:
+        self.runner = runner
+        self.client_config = client_config
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="esm-lag")
+        self._consumer: Any = None
+
+    async def _call(self, fn: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def _client(self) -> Any:
+        if self._consumer is None:
+            from confluent_kafka import Consumer
+
+            m = self.runner.mapping
+            conf = dict(self.client_config)
+            conf.update(
+                {
+                    "group.id": m.consumer_group_id,
+                    "client.id": f"lambda-esm-{m.uuid[:8]}-lag",
+                    "enable.auto.commit": False,
+                }
+            )
+            self._consumer = Consumer(conf)
+        return self._consumer
+
+    def _partitions(self) -> list[Any]:
+        from confluent_kafka import TopicPartition
+
+        topic = self.runner.mapping.topic
+        md = self._client().list_topics(topic, timeout=5)
+        t = md.topics.get(topic)
+        if t is None or t.error is not None:
+            return []
+        return [TopicPartition(topic, p) for p in sorted(t.partitions)]
+
+    async def partition_count(self) -> int:
+        try:
+            return len(await self._call(self._partitions))
+        except Exception:
+            return 0
+
+    async def group_lag(self) -> int | None:
+        def measure() -> int:
+            parts = self._partitions()
+            if not parts:
+                return 0
+            c = self._client()
+            total = 0
+            for tp in c.committed(parts, timeout=5):
+                low, high = c.get_watermark_offsets(tp, timeout=5)
+                total += max(0, high - (tp.offset if tp.offset >= 0 else low))
+            return total
+
+        try:
+            return await self._call(measure)
+        except Exception:
+            return None
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._call(self._consumer.close)
+        self._executor.shutdown(wait=False)
+
+
 class Poller:
     """One consumer of the mapping's group and its batch loop."""
 
@@ -436,40 +559,6 @@ class Poller:
         self._carry = [e for e in self._carry if (e["topic"], e["partition"]) not in gone]
         self.assignment = [a for a in self.assignment if a not in {f"{t}-{p}" for t, p in gone}]
 
-    async def partition_count(self) -> int:
-        topic = self.runner.mapping.topic
-
-        def count() -> int:
-            md = self._consumer.list_topics(topic, timeout=5)
-            t = md.topics.get(topic)
-            return len(t.partitions) if t is not None and t.error is None else 0
-
-        return await self._call(count) if self._consumer is not None else 0
-
-    async def group_lag(self) -> int | None:
-        if self._consumer is None:
-            return None
-
-        def measure() -> int:
-            from confluent_kafka import TopicPartition
-
-            topic = self.runner.mapping.topic
-            md = self._consumer.list_topics(topic, timeout=5)
-            t = md.topics.get(topic)
-            if t is None or t.error is not None:
-                return 0
-            parts = [TopicPartition(topic, p) for p in t.partitions]
-            total = 0
-            for tp in self._consumer.committed(parts, timeout=5):
-                low, high = self._consumer.get_watermark_offsets(tp, timeout=5)
-                total += max(0, high - (tp.offset if tp.offset >= 0 else low))
-            return total
-
-        try:
-            return await self._call(measure)
-        except Exception:
-            return None
-
     async def _run(self) -> None:
         self._consumer = await self._call(self._make_consumer)
         while True:
@@ -534,4 +623,5 @@ class Poller:
 
 def kafka_runner_factory(backend: LambdaBackend, mapping: EventSourceMapping) -> KafkaMappingRunner:
     interval = getattr(backend.settings, "esm_scale_interval", 60.0)
-    return KafkaMappingRunner(backend, mapping, scale_interval=interval)
+    scale = getattr(backend.settings, "esm_time_scale", 1.0)
+    return KafkaMappingRunner(backend, mapping, scale_interval=interval, time_scale=scale)

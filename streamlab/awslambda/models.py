@@ -529,6 +529,7 @@ class BackendSettings:
     async_retry_delays: tuple[float, ...] = ASYNC_RETRY_DELAYS
     code_url: str = ""  # where GetFunction's Code.Location points (the endpoint)
     esm_scale_interval: float = 60.0  # seconds between a Kafka mapping's lag checks
+    esm_time_scale: float = 1.0  # >1: the mapping's scaler runs that many times faster
 
 
 S3Getter = Callable[[str, str, str | None], Awaitable[bytes]]
