@@ -11,18 +11,32 @@ from streamlab.notebook.kafka import (
     topic_partitions,
     watermarks,
 )
+from streamlab.notebook.ksql import (
+    EARLIEST,
+    ksql_client,
+    ksql_show,
+    restart_ksql,
+    topic_count,
+    wait_for_count,
+)
 from streamlab.notebook.labcheck import lab_check
 from streamlab.notebook.plots import plot_partitions
 
 __all__ = [
+    "EARLIEST",
     "committed_offsets",
     "create_topic",
     "java_partition",
+    "ksql_client",
+    "ksql_show",
     "lab_check",
     "observe",
     "plot_partitions",
     "read_topic",
+    "restart_ksql",
     "run_id",
+    "topic_count",
     "topic_partitions",
+    "wait_for_count",
     "watermarks",
 ]
