@@ -100,8 +100,9 @@ def test_secret_to_client_settings():
 
 def test_secret_against_moto():
     """The same code against moto's Secrets Manager (what the lab's endpoint serves)."""
-    boto3 = pytest.importorskip("boto3")
-    moto = pytest.importorskip("moto")
+    import boto3
+    import moto
+
     with moto.mock_aws():
         client = boto3.client("secretsmanager", region_name="us-west-2")
         client.create_secret(Name="Creds", SecretString=json.dumps(GOOD))

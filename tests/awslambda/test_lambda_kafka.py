@@ -80,7 +80,6 @@ def committed(kafka, group, topic, partitions=(0, 1)):
 
 
 def test_event_shape_matches_aws_and_parses_with_powertools(deploy, lam, kafka, topic, tmp_path):
-    pytest.importorskip("aws_lambda_powertools")
     from aws_lambda_powertools.utilities.data_classes import KafkaEvent
     from aws_lambda_powertools.utilities.parser.models import KafkaSelfManagedEventModel
 

@@ -183,7 +183,6 @@ def test_clients_show_connections_and_request_counts(cluster, obs, admin):
 
 
 def test_groups_show_members_offsets_and_lag(cluster, obs, admin):
-    pytest.importorskip("streamlab.kafka.coordinator", reason="no group coordinator yet")
     name = create(admin)
     group = unique("g")
     producer = Producer({"bootstrap.servers": cluster.bootstrap})

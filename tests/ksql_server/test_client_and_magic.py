@@ -72,7 +72,6 @@ def test_magic_shows_tables_and_errors(client, ksql):
 
 
 def test_magic_in_ipython(client, ksql, capsys):
-    pytest.importorskip("IPython")
     from IPython.testing.globalipapp import start_ipython
 
     shell = start_ipython()

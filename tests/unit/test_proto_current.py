@@ -11,8 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 PROTO_DIR = Path(__file__).resolve().parents[2] / "lambda_fn" / "proto"
 
 
@@ -26,7 +24,6 @@ def load_pb2():
 
 
 def test_generated_code_is_current(tmp_path: Path) -> None:
-    pytest.importorskip("grpc_tools", reason="grpcio-tools (a dev dependency) is not installed")
     done = subprocess.run(
         [sys.executable, str(PROTO_DIR / "generate.py"), "--out", str(tmp_path)],
         capture_output=True,
@@ -40,7 +37,6 @@ def test_generated_code_is_current(tmp_path: Path) -> None:
 
 
 def test_the_check_notices_a_changed_proto(tmp_path: Path) -> None:
-    pytest.importorskip("grpc_tools", reason="grpcio-tools (a dev dependency) is not installed")
     for name in ("generate.py", "trade_settlement.proto", "trade_settlement_pb2.py",
                  "trade_settlement_pb2.pyi"):  # fmt: skip
         shutil.copy(PROTO_DIR / name, tmp_path / name)
