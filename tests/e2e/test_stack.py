@@ -36,7 +36,8 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     home = tmp_path / "lab"
     home.mkdir()
     # every port OS-chosen: a lab the user runs on the default ports is never touched
-    (home / "config.toml").write_text("[ports]\nkafka = 0\nconsole = 0\nregistry = 0\naws = 0\nksql = 0\n")
+    ports = ("kafka", "console", "registry", "aws", "ksql")
+    (home / "config.toml").write_text("[ports]\n" + "".join(f"{p} = 0\n" for p in ports))
     monkeypatch.setenv(ENV_HOME, str(home))  # for kafka_config() in this process
     yield home
     streamlab("down")  # also after a failed assertion
