@@ -29,6 +29,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,7 @@ class Component:
     ports: Callable[[LaunchContext], list[tuple[str, int]]] = lambda ctx: []
     multi_broker: bool = False
     preflight: Callable[[], None] = lambda: None
+    after: tuple[str, ...] = ()  # components that must be healthy before this one starts
 
     @property
     def data_folder(self) -> str:
@@ -272,6 +274,7 @@ COMPONENTS: tuple[Component, ...] = (
         ready_file=lambda paths, data: paths.run / "registry.ready.json",
         healthy=url_health,
         ports=lambda ctx: [("registry", ctx.settings.ports["registry"])],
+        after=("kafka",),  # stores schemas in a Kafka topic
     ),
     Component(
         "aws",  # one AWS endpoint: our Lambda, and moto for Secrets Manager, IAM, Logs, S3
@@ -289,6 +292,7 @@ COMPONENTS: tuple[Component, ...] = (
         # /info, not /healthcheck: the latter always answers 200 after a Kafka round trip
         healthy=lambda info: url_health(info, "/info"),
         ports=lambda ctx: [("ksql", ctx.settings.ports["ksql"])],
+        after=("kafka", "registry"),
     ),
     Component(
         "datagen",
@@ -296,6 +300,7 @@ COMPONENTS: tuple[Component, ...] = (
         command=_datagen_argv,
         ready_file=lambda paths, data: paths.run / "datagen.ready.json",
         healthy=pid_health,
+        after=("kafka",),
     ),
 )
 
@@ -354,7 +359,7 @@ class Stack:
         if not self.components:
             raise ConfigError(f"profile {self.settings.profile.name!r} runs nothing locally")
         self._refuse_other_profile()
-        started = []
+        pending = []
         for comp in self.components:
             state = read_state(self.paths, comp.name)
             if state and _alive(state):
@@ -364,8 +369,25 @@ class Stack:
                         f"run `streamlab down` first to start {brokers}"
                     )
                 continue
-            self._start(comp, brokers or 1)
-            started.append(comp.name)
+            pending.append(comp)
+        # Start in waves: everything whose dependencies are up starts at once (each start is
+        # its own process and waits for its own health), so `up` takes the longest chain, not
+        # the sum. A failure stops before the next wave; what started keeps running, as before.
+        started: list[str] = []
+        while pending:
+            waiting = {c.name for c in pending}
+            wave = [c for c in pending if not waiting & set(c.after)] or pending[:1]
+            with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+                futures = [(c, pool.submit(self._start, c, brokers or 1)) for c in wave]
+            errors = []
+            for comp, future in futures:
+                if future.exception() is None:
+                    started.append(comp.name)
+                else:
+                    errors.append(future.exception())
+            if errors:
+                raise errors[0]
+            pending = [c for c in pending if c not in wave]
         return started
 
     def down(self, timeout: float | None = None) -> list[StopResult]:

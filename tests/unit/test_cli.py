@@ -651,3 +651,39 @@ def test_grade_names_a_missing_path(capsys: pytest.CaptureFixture[str], tmp_path
     _, err = capsys.readouterr()
     assert code == 1
     assert "nothing to grade at" in err and "nope.ipynb" in err
+
+
+# A component that refuses to start unless kafka is already up (its state file exists).
+DEPENDENT = """
+import json, os, sys, time
+run = sys.argv[1]
+if not os.path.exists(os.path.join(run, "kafka.json")):
+    sys.exit("kafka is not up yet")
+with open(sys.argv[2], "w") as f:
+    json.dump({"pid": os.getpid()}, f)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_up_starts_a_component_only_after_what_it_needs(
+    lab: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "dependent.py"
+    script.write_text(DEPENDENT)
+    dependent = stack.Component(
+        "dependent",
+        profiles=("emulated",),
+        command=lambda ctx: [sys.executable, str(script), str(lab / "run"), str(ctx.ready_file)],
+        ready_file=lambda paths, data: paths.run / "dependent.ready.json",
+        healthy=stack.pid_health,
+        after=("kafka",),
+    )
+    # listed first on purpose: the order comes from `after`, not from the table
+    monkeypatch.setattr(stack, "COMPONENTS", (dependent, *stack.COMPONENTS))
+    lab_stack = Stack(config.load())
+    try:
+        assert lab_stack.up() == ["kafka", "dependent"]
+        assert {s.name: s.state for s in lab_stack.status()}["dependent"] is stack.State.RUNNING
+    finally:
+        lab_stack.down(timeout=2)
