@@ -107,7 +107,13 @@ class Target:
         return self._admin
 
     def producer(self, overrides: dict[str, Any] | None = None, **kw) -> Producer:
-        p = Producer(self.conf(overrides, **kw))
+        conf = dict(overrides or {})
+        # Keep produce order under retries, as tests that compare order need: without
+        # idempotence a batch retried after a transient error (seen on a just-created topic on
+        # real Kafka) may land after the next one. Weaker acks cannot be idempotent.
+        if str(conf.get("acks", "all")) in ("all", "-1"):
+            conf.setdefault("enable.idempotence", True)
+        p = Producer(self.conf(conf, **kw))
         self._clients.append(p)
         return p
 

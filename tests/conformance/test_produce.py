@@ -95,7 +95,10 @@ def test_create_time_default_is_producer_clock(kafka):
 def test_ordering_within_partition(kafka):
     topic = kafka.create_topic(partitions=3)
     msgs = [{"value": str(i).encode(), "partition": 1} for i in range(300)]
-    reports = kafka.produce(topic, msgs, {"linger.ms": 2, "batch.num.messages": 37})
+    # Order within a partition is guaranteed with idempotence: without it a retried batch (a
+    # transient error on a just-created topic, seen on real Kafka) may land after the next one.
+    conf = {"linger.ms": 2, "batch.num.messages": 37, "enable.idempotence": True}
+    reports = kafka.produce(topic, msgs, conf)
     assert [m.offset() for _, m in reports] == list(range(300))
     got = kafka.read(topic, 300, partitions=(1,))
     assert [int(m.value()) for m in got] == list(range(300))
