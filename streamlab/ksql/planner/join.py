@@ -532,42 +532,8 @@ def plan_join(planner, analysis: Analysis, sink) -> Any:
                 "STREAM AS SELECT statement instead."
             )
     timestamp = planner._sink_timestamp(sink.properties, output_schema)
-    if sink.create:
-        topic = planner._new_sink_topic(sink, left.source, output_schema, None)
-        sink_source = DataSource(
-            name=sink.name,
-            source_type=result_type,
-            schema=output_schema,
-            topic=topic,
-            timestamp_column=timestamp,
-            casted=True,
-        )
-        partitions, replicas = sink.properties.partitions, sink.properties.replicas
-    else:
-        existing = sink.existing
-        assert existing is not None
-        if existing.source_type is not result_type:
-            raise KsqlException(
-                f"Incompatible data sink and query result. Data sink ({existing.name}) type is "
-                f"{existing.source_type.value} but select query result is {result_type.value}."
-            )
-        if existing.schema != output_schema:
-            raise KsqlException(
-                "Incompatible schema between results and sink.\n"
-                f"Result schema is {output_schema}\n"
-                f"Sink schema is {existing.schema}"
-            )
-        sink_source = existing
-        topic = existing.topic
-        partitions = replicas = None
-    sink_kind = steps.TableSink if is_table else steps.StreamSink
-    physical = sink_kind(
-        schema=output_schema,
-        source_step=step,
-        topic=topic.name,
-        key_format=topic.key_format,
-        value_format=topic.value_format,
-        timestamp_column=timestamp,
+    sink_source, physical, partitions, replicas = planner._sink(
+        sink, left.source, result_type, output_schema, timestamp, None, step, is_table
     )
     plan = QueryPlan(physical, sink_source, left.source, partitions, replicas)
     plan.sources = [left.source, right.source]  # type: ignore[attr-defined]

@@ -454,6 +454,15 @@ class LogicalPlanner:
                     "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE "
                     "STREAM AS SELECT statement instead."
                 )
+        sink_source, physical, partitions, replicas = self._sink(
+            sink, source, result_type, output_schema, timestamp, partition, step, is_table
+        )
+        return QueryPlan(physical, sink_source, source, partitions, replicas)
+
+    def _sink(self, sink, source, result_type, output_schema, timestamp, partition, step, is_table):
+        """The sink of a persistent query: a new source and topic (CSAS/CTAS), or an existing
+        one whose type and schema must match the result (INSERT INTO). Returns the sink source,
+        the physical sink step, and the new topic's partitions and replicas (None to inherit)."""
         if sink.create:
             topic = self._new_sink_topic(sink, source, output_schema, partition)
             sink_source = DataSource(
@@ -493,7 +502,7 @@ class LogicalPlanner:
             value_format=topic.value_format,
             timestamp_column=timestamp,
         )
-        return QueryPlan(physical, sink_source, source, partitions, replicas)
+        return sink_source, physical, partitions, replicas
 
     @staticmethod
     def _check_clashes(schema: LogicalSchema) -> None:
