@@ -7,6 +7,10 @@ For each ``solutions/NN_topic/NN_topic.ipynb`` it writes ``notebooks/NN_topic.ip
 replaced by placeholders, each question's checks replaced by one ``check("name")`` cell, hidden
 checks dropped, outputs cleared) and ``notebooks/checks/NN_topic.json`` (the public checks only,
 which ``check()`` runs). Hidden checks stay in solutions/ and run only in :func:`grade`.
+
+Beside each authoring notebook it also writes its text twin ``NN_topic.py`` (jupytext's
+``py:percent``), so a change to a lab reads as a plain diff in review. The ``.ipynb`` stays the
+source; the twin is regenerated, never edited.
 """
 
 from __future__ import annotations
@@ -85,6 +89,15 @@ def public_checks_json(lab: Lab) -> str:
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
+def text_twin(path: Path) -> str:
+    """The authoring notebook as py:percent text (jupytext), for review."""
+    import jupytext  # a dev dependency: only authors and CI build the labs
+
+    nb = jupytext.read(path)
+    nb.metadata = {k: v for k, v in nb.metadata.items() if k in _KEEP_NB_METADATA}
+    return jupytext.writes(nb, fmt="py:percent")
+
+
 def outputs(solutions: Path, notebooks: Path) -> dict[Path, str]:
     """Every generated file and its content."""
     files: dict[Path, str] = {}
@@ -92,6 +105,7 @@ def outputs(solutions: Path, notebooks: Path) -> dict[Path, str]:
         lab = load_lab(path)
         files[notebooks / f"{lab.lab_id}.ipynb"] = render(learner_notebook(lab))
         files[notebooks / "checks" / f"{lab.lab_id}.json"] = public_checks_json(lab)
+        files[path.with_suffix(".py")] = text_twin(path)
     return files
 
 

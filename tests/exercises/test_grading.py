@@ -31,6 +31,17 @@ def test_committed_learner_notebooks_are_current() -> None:
     assert bad == [], f"run `python -m streamlab.grading.build`; stale: {bad}"
 
 
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.lab_id)
+def test_authoring_notebook_is_stored_without_outputs_and_has_its_text_twin(lab) -> None:
+    source = ROOT / "solutions" / lab.lab_id / f"{lab.lab_id}.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+    twin = source.with_suffix(".py").read_text(encoding="utf-8")
+    assert twin.startswith("# ---\n# jupyter:") and "# %% [markdown]" in twin
+
+
 def test_build_check_flag_reports_stale_files(tmp_path: Path, capsys) -> None:
     assert (
         main(["--solutions", str(ROOT / "solutions"), "--notebooks", str(tmp_path), "--check"]) == 1
