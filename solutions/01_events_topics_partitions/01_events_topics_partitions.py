@@ -54,6 +54,7 @@ from streamlab.config import kafka_config, producer_config
 from streamlab.grading import check, progress
 from streamlab.notebook import (
     committed_offsets,
+    group_lag,
     java_partition,
     observe,
     plot_partitions,
@@ -425,15 +426,17 @@ print("committed:", committed_offsets(group, clicks_topic))
 
 # %% [markdown]
 # **Lag** is how far a group is behind: for each partition, the high watermark minus the committed
-# offset. Produce 30 more clicks and the group falls behind. The cluster's observability API
-# (`ObserveClient`, the same data as `http://127.0.0.1:9021/api/groups/<group>`) reports it:
+# offset. Produce 30 more clicks and the group falls behind. `group_lag` asks the cluster through
+# the Kafka admin API — the group's state and members, its committed offsets, each partition's high
+# watermark — so it works on every profile. (The emulated cluster also serves the same data at
+# `http://127.0.0.1:9021/api/groups/<group>`, through `observe().group(group)`.)
 
 # %%
 for n in range(30):
     producer.produce(clicks_topic, key=users[n % 6], value=json.dumps({"click": 100 + n}))
 producer.flush(10)
 
-info = observe().group(group)
+info = group_lag(group, clicks_topic)
 print("group", info["group_id"], "is", info["state"], "with", len(info["members"]), "members")
 lag = {o["partition"]: o["lag"] for o in info["offsets"]}
 committed = {o["partition"]: o["committed"] for o in info["offsets"]}

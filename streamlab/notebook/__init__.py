@@ -4,6 +4,7 @@ groups, and small plots. Code that more than one lab needs lives here, with test
 from streamlab.notebook.kafka import (
     committed_offsets,
     create_topic,
+    group_lag,
     java_partition,
     observe,
     read_topic,
@@ -26,6 +27,7 @@ __all__ = [
     "EARLIEST",
     "committed_offsets",
     "create_topic",
+    "group_lag",
     "java_partition",
     "ksql_client",
     "ksql_show",

@@ -127,3 +127,35 @@ def committed_offsets(group: str, topic: str, timeout: float = 10) -> dict[int, 
     finally:
         c.close()
     return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
+
+
+# librdkafka's enum names -> the names Kafka itself (and the emulator's API) shows
+_GROUP_STATES = {
+    "STABLE": "Stable",
+    "EMPTY": "Empty",
+    "DEAD": "Dead",
+    "PREPARING_REBALANCING": "PreparingRebalance",
+    "COMPLETING_REBALANCING": "CompletingRebalance",
+}
+
+
+def group_lag(group: str, topic: str, timeout: float = 10) -> dict[str, Any]:
+    """A group's state, members and lag on ``topic``, from the Kafka admin API alone, so it
+    works on every profile. The same shape as the emulator's ``observe().group(group)``:
+    ``{"group_id", "state", "members", "offsets": [{"partition", "committed", "lag"}], "lag"}``.
+    A partition without a commit has read nothing: its lag is its high watermark."""
+    admin = AdminClient(kafka_config())
+    described = admin.describe_consumer_groups([group], request_timeout=timeout)[group]
+    info = described.result(timeout)
+    committed = committed_offsets(group, topic, timeout)
+    offsets = []
+    for p, (_, high) in sorted(watermarks(topic, timeout).items()):
+        done = committed.get(p)
+        offsets.append({"partition": p, "committed": done, "lag": high - (done or 0)})
+    return {
+        "group_id": group,
+        "state": _GROUP_STATES.get(getattr(info.state, "name", ""), "Unknown"),
+        "members": [m.member_id for m in info.members],
+        "offsets": offsets,
+        "lag": sum(o["lag"] for o in offsets),
+    }
