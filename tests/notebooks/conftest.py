@@ -29,7 +29,9 @@ def lab_home(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("notebook-lab")
     home = base / "lab"
     home.mkdir()
-    (home / "config.toml").write_text("[ports]\nkafka = 0\nconsole = 0\nregistry = 0\naws = 0\n")
+    (home / "config.toml").write_text(
+        "[ports]\nkafka = 0\nconsole = 0\nregistry = 0\naws = 0\nksql = 0\n"
+    )
     saved = {k: v for k, v in os.environ.items() if k.startswith("STREAMLAB_")}
     saved_xdg = os.environ.get("XDG_CONFIG_HOME")
     for name in saved:
