@@ -43,6 +43,7 @@ REQUIRED_MODULES = {
     "flask_cors": "flask-cors",
     "awslambdaric": "awslambdaric",
     "lark": "lark",
+    "rocksdict": "rocksdict",
 }
 
 

@@ -1,7 +1,9 @@
-"""State stores for stateful operators: the interface (``base``) and backends (``memory``).
+"""State stores for stateful operators: the interface (``base``) and backends (``memory``;
+``rocksdb``, with its ordered key encoding in ``keys`` and Kafka Streams' ``checkpoint`` file).
 
-A RocksDB backend (rocksdict) backed by changelog topics comes with the Kafka runtime; it
-implements the same :class:`~streamlab.ksql.state.base.Store` interface.
+The Kafka runtime gives persistent queries RocksDB stores backed by changelog topics
+(:mod:`streamlab.ksql.kafka_runtime.state`); the in-process engine (QTT) keeps them in memory.
+``rocksdb`` is not imported here, so the in-process engine never loads rocksdict.
 """
 
 from typing import Any

@@ -1,0 +1,191 @@
+"""A RocksDB store backend (rocksdict): one database per store, on the engine's state dir.
+
+Kafka Streams keeps each store of a task in its own RocksDB under
+``<state.dir>/<application.id>/<task>/rocksdb/<store>``; here one topology serves every
+partition of a query, so a store is one database at ``<state dir>/<application id>/<store>``
+(see :mod:`streamlab.ksql.kafka_runtime.state`). Inside it, a key is its store partition then
+the key, both in the order-preserving encoding of :mod:`streamlab.ksql.state.keys`, so RocksDB's
+byte order is the key order ``range()`` promises; values are pickled (accumulators are Python
+objects). The query's changelog carries these same key and value bytes.
+
+Writes go to RocksDB's write-ahead log (not synced) and memtable: a killed process (kill -9)
+loses none of them, only a machine crash could, which the changelog covers.
+
+>>> import tempfile
+>>> store = RocksDBStore("counts", tempfile.mkdtemp())
+>>> part = store.partition(0)
+>>> part.put(("b",), 2); part.put(("a",), 1); part.put((None,), 0)
+>>> list(part.range())
+[((None,), 0), (('a',), 1), (('b',), 2)]
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from rocksdict import Options, Rdict, ReadOptions, WriteBatch
+
+from streamlab.ksql.errors import KsqlException
+from streamlab.ksql.state.base import ChangelogCallback, Key, Store, StorePartition
+from streamlab.ksql.state.keys import decode_key, encode_key
+
+log = logging.getLogger(__name__)
+
+
+class StoreClosedError(KsqlException):
+    """A store used after :meth:`RocksDBStore.close`."""
+
+
+def _options() -> Options:
+    options = Options(raw_mode=True)  # bytes in, bytes out: we encode keys and values
+    options.create_if_missing(True)
+    return options
+
+
+def _prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest byte string above every string starting with ``prefix``."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+class RocksDBStorePartition(StorePartition):
+    """One store partition: the keys of the database that start with its encoded number."""
+
+    def __init__(self, store: RocksDBStore, partition: int) -> None:
+        self.store = store
+        self.partition = partition
+        self.prefix = encode_key((partition,))
+        self._end = _prefix_end(self.prefix)
+
+    @property
+    def db(self) -> Rdict:
+        return self.store.db
+
+    def _key(self, key: Key) -> bytes:
+        return self.prefix + encode_key(key)
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        data = self.db.get(self._key(key))
+        return default if data is None else pickle.loads(data)
+
+    def put(self, key: Key, value: Any) -> None:
+        raw, data = self._key(key), pickle.dumps(value)
+        self.db.put(raw, data)
+        if self.store.raw_changelog is not None:
+            self.store.raw_changelog(raw, data)
+        elif self.store.changelog is not None:
+            self.store.changelog(self.partition, key, value)
+
+    def delete(self, key: Key) -> None:
+        raw = self._key(key)
+        if self.db.get(raw) is None:
+            return  # nothing to delete: no tombstone, as the memory store
+        self.db.delete(raw)
+        if self.store.raw_changelog is not None:
+            self.store.raw_changelog(raw, None)
+        elif self.store.changelog is not None:
+            self.store.changelog(self.partition, key, None)
+
+    def range(self, start: Key | None = None, end: Key | None = None) -> Iterator[tuple[Key, Any]]:
+        low = self.prefix if start is None else self._key(start)
+        high = self._end if end is None else self._key(end)
+        options = ReadOptions()
+        if high is not None:
+            options.set_iterate_upper_bound(high)
+        size = len(self.prefix)
+        for raw, data in self.db.items(from_key=low, read_opt=options):
+            yield decode_key(raw[size:]), pickle.loads(data)
+
+    def restore(self, key: Key, value: Any) -> None:
+        if value is None:
+            self.db.delete(self._key(key))
+        else:
+            self.db.put(self._key(key), pickle.dumps(value))
+
+    def restore_batch(self, entries: Iterable[tuple[Key, bytes | None]]) -> int:
+        """Apply changelog entries whose values are still pickled bytes, in one write batch;
+        returns how many."""
+        return self.store.restore_raw((self._key(key), data) for key, data in entries)
+
+
+class RocksDBStore(Store):
+    """A store in its own RocksDB database at ``path`` (created if missing).
+
+    ``raw_changelog(key, value)``, when given, replaces ``changelog``: it gets the store's own
+    bytes (encoded key with its partition, pickled value or None), which a changelog can carry
+    as they are, as Kafka Streams logs its stores' bytes; :meth:`restore_raw` applies them.
+    ``fresh`` says whether the database was created by this open (nothing was on disk), which
+    tells the restore that no checkpoint can cover it.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        changelog: ChangelogCallback | None = None,
+        raw_changelog: Callable[[bytes, bytes | None], None] | None = None,
+    ) -> None:
+        super().__init__(name, changelog)
+        self.raw_changelog = raw_changelog
+        self.path = path
+        self.fresh = not os.path.exists(os.path.join(path, "CURRENT"))
+        os.makedirs(path, exist_ok=True)
+        try:
+            self._db: Rdict | None = Rdict(path, _options())
+        except Exception as error:  # rocksdict raises plain Exception (e.g. the LOCK is held)
+            raise KsqlException(
+                f"Could not open the state store '{name}' at '{path}': {error}. Is another "
+                "engine using the same state dir (ksql.streams.state.dir)?"
+            ) from error
+        self.partitions: dict[int, RocksDBStorePartition] = {}
+
+    @property
+    def db(self) -> Rdict:
+        if self._db is None:
+            raise StoreClosedError(f"The state store '{self.name}' at '{self.path}' is closed")
+        return self._db
+
+    def partition(self, partition: int) -> RocksDBStorePartition:
+        found = self.partitions.get(partition)
+        if found is None:
+            found = self.partitions[partition] = RocksDBStorePartition(self, partition)
+        return found
+
+    def restore_raw(self, entries: Iterable[tuple[bytes, bytes | None]]) -> int:
+        """Apply ``raw_changelog`` entries (None: delete) in one write batch; returns how many."""
+        batch = WriteBatch(raw_mode=True)
+        count = 0
+        for raw, data in entries:
+            if data is None:
+                batch.delete(raw)
+            else:
+                batch.put(raw, data)
+            count += 1
+        self.db.write(batch)
+        return count
+
+    def wipe(self) -> None:
+        """Delete every entry (before a full restore): the database is recreated empty."""
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.makedirs(self.path, exist_ok=True)
+        self._db = Rdict(self.path, _options())
+        self.fresh = True
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def destroy(self) -> None:
+        """Close and delete the database (the query is gone)."""
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
