@@ -10,6 +10,7 @@
     streamlab datagen ...                      Datagen quickstart data (see streamlab datagen -h)
     streamlab pipeline up|down|status|watch|counts   the whole application (see README)
     streamlab lambda functions|logs|invoke|mappings|metrics|scaling ...   the Lambda emulator
+    streamlab cloud plan|up|down|status        Confluent Cloud + AWS (setup/cloud/README.md)
     streamlab grade PATH... [--out DIR]        grade notebooks or folders of submissions (CSV+HTML)
     streamlab progress                         which exercises you have done
 
@@ -48,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         from streamlab.pipeline import main as pipeline_main
 
         return pipeline_main(argv[1:])
+    if argv[:1] == ["cloud"]:
+        # setup/ is not an installed package: it lives next to streamlab/ in the repository.
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from setup.cloud.__main__ import main as cloud_main
+
+        return cloud_main(argv[1:], prog="streamlab cloud")
     if argv[:1] == ["lambda"]:
         from streamlab.lambda_cli import main as lambda_main
 
@@ -120,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "pipeline",
         help="the application: seed, apply ksql/, deploy lambda_fn, watch counts",
+        add_help=False,
+    )  # dispatched in main() before parsing
+    sub.add_parser(
+        "cloud",
+        help="provision or delete Confluent Cloud + AWS, the `cloud` profile (plan first)",
         add_help=False,
     )  # dispatched in main() before parsing
     sub.add_parser(

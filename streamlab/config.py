@@ -12,10 +12,21 @@ Resolution order, first match wins:
 * profile: env ``STREAMLAB_PROFILE`` > ``profile`` in a config file > ``emulated``;
 * bootstrap: env ``STREAMLAB_BOOTSTRAP`` > the running stack's state file (the ports it really
   got) > ``[profiles.<name>] bootstrap`` in a config file > ``127.0.0.1:<ports.kafka>``;
-* config file: ``<lab home>/config.toml`` overrides ``~/.config/streamlab/config.toml``;
+* config file: ``<lab home>/config.toml`` overrides the profile files
+  ``<lab home>/profiles/*.toml`` (written by ``python -m setup.cloud up``), which override
+  ``~/.config/streamlab/config.toml``;
 * credentials: env ``STREAMLAB_KAFKA_API_KEY``/``STREAMLAB_KAFKA_API_SECRET`` >
-  ``<lab home>/credentials.toml`` > ``~/.config/streamlab/credentials.toml``. The lab home is
-  git-ignored, so credentials never land in the repository.
+  ``<lab home>/credentials.toml`` > ``~/.config/streamlab/credentials.toml`` >
+  ``[credentials.<profile>]`` in a profile file. The same for the Schema Registry
+  (``STREAMLAB_REGISTRY_API_KEY``/``_SECRET``, ``registry_api_key``/``registry_api_secret``) and
+  ksqlDB (``STREAMLAB_KSQL_API_KEY``/``_SECRET``, ``ksql_api_key``/``ksql_api_secret``), which
+  are optional: without them no auth is sent. The lab home is git-ignored, so credentials never
+  land in the repository.
+
+Profiles: ``emulated`` and ``jvm`` run everything here (``streamlab up``); ``docker`` uses real
+Kafka, Schema Registry and ksqlDB from ``setup/docker/compose.yaml`` on the usual ports, and
+``streamlab up`` runs the Lambda emulator and datagen; ``cloud`` is Confluent Cloud and AWS, from
+the profile file ``python -m setup.cloud up`` writes (AWS credentials: boto3's own chain).
 
 A config file looks like this (every key optional)::
 
@@ -27,6 +38,9 @@ A config file looks like this (every key optional)::
 
     [profiles.cloud]
     bootstrap = "pkc-xxxxx.eu-west-1.aws.confluent.cloud:9092"
+    registry_url = "https://psrc-xxxxx.eu-west-1.aws.confluent.cloud"
+    ksql_url = "https://pksqlc-xxxxx.eu-west-1.aws.confluent.cloud"
+    aws_region = "eu-west-1"
 """
 
 from __future__ import annotations
@@ -42,6 +56,11 @@ ENV_HOME = "STREAMLAB_HOME"
 ENV_BOOTSTRAP = "STREAMLAB_BOOTSTRAP"
 ENV_API_KEY = "STREAMLAB_KAFKA_API_KEY"
 ENV_API_SECRET = "STREAMLAB_KAFKA_API_SECRET"
+ENV_REGISTRY_KEY = "STREAMLAB_REGISTRY_API_KEY"
+ENV_REGISTRY_SECRET = "STREAMLAB_REGISTRY_API_SECRET"
+ENV_KSQL_KEY = "STREAMLAB_KSQL_API_KEY"
+ENV_KSQL_SECRET = "STREAMLAB_KSQL_API_SECRET"
+DEFAULT_REGION = "us-east-1"
 
 DEFAULT_PROFILE = "emulated"
 DEFAULT_PORTS = {"kafka": 9092, "console": 9021, "registry": 8081, "ksql": 8088, "aws": 4566}
@@ -95,11 +114,14 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile("emulated", "the offline emulators in streamlab (no JVM, no Docker)"),
         Profile("jvm", "real Apache Kafka started from Maven jars (needs Java 17+ and Maven)"),
-        Profile("docker", "Confluent Platform images with Docker Compose", available=False),
+        Profile(
+            "docker",
+            "real Kafka, Schema Registry and ksqlDB in Docker Compose (setup/docker); the "
+            "Lambda emulator here",
+        ),
         Profile(
             "cloud",
-            "Confluent Cloud and AWS",
-            available=False,
+            "Confluent Cloud and AWS (python -m setup.cloud up)",
             local=False,
             security_protocol="SASL_SSL",
         ),
@@ -181,8 +203,11 @@ def load(
     """Resolve the active settings. ``profile`` (e.g. from ``--profile``) beats everything."""
     env = dict(os.environ if env is None else env)
     home = lab_home(env, cwd)
+    profile_files = sorted((home / "profiles").glob("*.toml"))
     file = _merge(
-        _read_toml(user_config_dir(env) / "config.toml"), _read_toml(home / "config.toml")
+        _read_toml(user_config_dir(env) / "config.toml"),
+        *(_read_toml(f) for f in profile_files),
+        _read_toml(home / "config.toml"),
     )
     name = profile or env.get(ENV_PROFILE) or file.get("profile") or DEFAULT_PROFILE
     return Settings(
@@ -278,37 +303,110 @@ def bootstrap_servers(settings: Settings) -> str:
     return f"{LOCALHOST}:{port}"
 
 
-def kafka_credentials(settings: Settings) -> tuple[str, str]:
-    """The Kafka API key and secret for a live profile, from env or a git-ignored file."""
+def _stored_credentials(settings: Settings) -> tuple[Path, dict[str, Any]]:
+    """The lab's credentials file (named in errors) and the profile's merged credentials."""
     files = [
         settings.paths.home / "credentials.toml",
         user_config_dir(settings.env) / "credentials.toml",
     ]
-    stored = _merge(*(_read_toml(f) for f in reversed(files))).get(settings.profile.name, {})
+    written = _merge(*(_read_toml(f) for f in reversed(files))).get(settings.profile.name, {})
+    generated = settings.file.get("credentials", {}).get(settings.profile.name, {})
+    return files[0], _merge(generated, written)  # what a person wrote beats what setup wrote
+
+
+def _key_pair(
+    settings: Settings, what: str, names: tuple[tuple[str, str], tuple[str, str]], required: bool
+) -> tuple[str, str] | None:
+    lab_file, stored = _stored_credentials(settings)
     values = []
-    wanted = ((ENV_API_KEY, "kafka_api_key"), (ENV_API_SECRET, "kafka_api_secret"))
-    for env_name, file_key in wanted:
+    for env_name, file_key in names:
         value = settings.env.get(env_name) or stored.get(file_key)
         if not value:
+            if not required and not values:
+                return None
             raise ConfigError(
-                f"profile {settings.profile.name!r} needs a Kafka credential: set {env_name} "
-                f"or put {file_key} under [{settings.profile.name}] in {files[0]} "
+                f"profile {settings.profile.name!r} needs a {what} credential: set {env_name} "
+                f"or put {file_key} under [{settings.profile.name}] in {lab_file} "
                 "(never in the repository)"
             )
         values.append(str(value))
     return values[0], values[1]
 
 
+def kafka_credentials(settings: Settings) -> tuple[str, str]:
+    """The Kafka API key and secret for a live profile, from env or a git-ignored file."""
+    names = ((ENV_API_KEY, "kafka_api_key"), (ENV_API_SECRET, "kafka_api_secret"))
+    pair = _key_pair(settings, "Kafka", names, required=True)
+    assert pair is not None
+    return pair
+
+
+def registry_credentials(settings: Settings | None = None) -> tuple[str, str] | None:
+    """The Schema Registry API key and secret if the profile has them (None: no auth)."""
+    names = ((ENV_REGISTRY_KEY, "registry_api_key"), (ENV_REGISTRY_SECRET, "registry_api_secret"))
+    return _key_pair(settings or load(), "Schema Registry", names, required=False)
+
+
+def ksql_credentials(settings: Settings | None = None) -> tuple[str, str] | None:
+    """The ksqlDB API key and secret if the profile has them (None: no auth)."""
+    names = ((ENV_KSQL_KEY, "ksql_api_key"), (ENV_KSQL_SECRET, "ksql_api_secret"))
+    return _key_pair(settings or load(), "ksqlDB", names, required=False)
+
+
 def registry_url() -> str:
     return _endpoint("registry_url", "registry", component="registry")
+
+
+def registry_config(**overrides: Any) -> dict[str, Any]:
+    """``SchemaRegistryClient`` settings for the active profile: the URL, and basic auth when
+    the profile has a registry key (Confluent Cloud)."""
+    conf: dict[str, Any] = {"url": registry_url()}
+    pair = registry_credentials()
+    if pair:
+        conf["basic.auth.user.info"] = f"{pair[0]}:{pair[1]}"
+    conf.update(overrides)
+    return conf
 
 
 def ksql_url() -> str:
     return _endpoint("ksql_url", "ksql", component="ksql")
 
 
+def aws_region(settings: Settings | None = None) -> str:
+    """The profile's ``aws_region``, else ``AWS_REGION``/``AWS_DEFAULT_REGION``, else us-east-1."""
+    settings = settings or load()
+    return (
+        settings.profile_value("aws_region")
+        or settings.env.get("AWS_REGION")
+        or settings.env.get("AWS_DEFAULT_REGION")
+        or DEFAULT_REGION
+    )
+
+
 def aws_endpoint() -> str:
+    settings = load()
+    if not settings.profile.local and not settings.profile_value("aws_endpoint"):
+        raise ConfigError(
+            f"profile {settings.profile.name!r} uses AWS itself, which has no single endpoint "
+            "URL: create clients with boto3.client(service, **streamlab.config.aws_client_kwargs())"
+        )
     return _endpoint("aws_endpoint", "aws", component="aws")
+
+
+def aws_client_kwargs() -> dict[str, Any]:
+    """Keyword arguments for ``boto3.client(service, ...)`` on the active profile: the lab's
+    endpoint with dummy credentials locally; only the region on a live profile (the
+    credentials then come from boto3's own chain: env, ~/.aws, AWS_PROFILE)."""
+    settings = load()
+    region = aws_region(settings)
+    if not settings.profile.local and not settings.profile_value("aws_endpoint"):
+        return {"region_name": region}
+    return {
+        "region_name": region,
+        "endpoint_url": aws_endpoint(),
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
 
 
 def _endpoint(key: str, port_name: str, component: str | None = None) -> str:

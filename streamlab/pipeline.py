@@ -270,19 +270,28 @@ def drop(directory: Path | str = KSQL_DIR, client: Any = None) -> list[str]:
 
 
 def aws_client(service: str, endpoint: str | None = None, region: str = REGION) -> Any:
+    """A boto3 client for ``endpoint``, else for the active profile (the lab's endpoint, or AWS
+    itself on the cloud profile: ``streamlab.config.aws_client_kwargs``)."""
     import boto3
     from botocore.config import Config
 
-    from streamlab.config import aws_endpoint
+    from streamlab.config import aws_client_kwargs
 
+    if endpoint:
+        kwargs = {"endpoint_url": endpoint, "region_name": region,
+                  "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    else:
+        kwargs = aws_client_kwargs()
     return boto3.client(
-        service,
-        endpoint_url=endpoint or aws_endpoint(),
-        region_name=region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": 2}, read_timeout=120),
+        service, config=Config(retries={"total_max_attempts": 2}, read_timeout=120), **kwargs
     )
+
+
+def function_name() -> str:
+    """The function's name on the active profile (``setup.cloud`` records its own)."""
+    from streamlab.config import load
+
+    return load().profile_value("function_name") or FUNCTION_NAME
 
 
 def put_secret(secrets: Any, name: str, value: dict[str, str]) -> str:
@@ -393,10 +402,15 @@ def up(
     seed: int = 0,
     out: Any = print,
 ) -> dict[str, Any]:
-    from streamlab.config import kafka_config, registry_url
+    from streamlab.config import kafka_config, load, registry_url
     from streamlab.datagen.seed import APP_TOPICS, seed_topics
     from streamlab.ksql.client import KsqlClient
 
+    if not load().profile.local:
+        raise PipelineError(
+            "on the cloud profile `python -m setup.cloud up` deploys the application (connectors, "
+            "ksqlDB, the function); `watch`, `counts`, `status` and `apply` work here"
+        )
     conf = kafka_config()
     out("1. topics and the USERS table")
     seeded = seed_topics(
@@ -441,6 +455,7 @@ def up(
         )
         out("   trades per symbol and minute:  python -m streamlab.pipeline counts")
     else:
+        out("   per minute, every table:  python -m streamlab.pipeline counts")
         out("   per minute (ksql):  SELECT * FROM COMPLETED_PER_MINUTE EMIT CHANGES;")
     return {"apply": results, "deployed": deployed, "unsupported": unsupported}
 
@@ -474,9 +489,9 @@ def settlements(
     from google.protobuf.json_format import MessageToDict
 
     from lambda_fn.proto import TradeSettlement
-    from streamlab.config import kafka_config, registry_url
+    from streamlab.config import kafka_config, registry_config
 
-    registry = SchemaRegistryClient({"url": registry_url()})
+    registry = SchemaRegistryClient(registry_config())
     deserialize = ProtobufDeserializer(TradeSettlement, {"use.deprecated.format": False}, registry)
     consumer = Consumer(
         kafka_config(
@@ -510,12 +525,93 @@ def settlements(
         consumer.close()
 
 
-def window_counts(
-    table: str = "TRADES_PER_MINUTE", timeout: float = 30.0, from_start: bool = True
-) -> Iterator[tuple[int, str, dict[str, Any]]]:
-    """Updates of a tumbling-window table with a JSON value, read from its topic:
-    ``(window start in epoch ms, key, value)``. (Pull queries on windowed tables return no rows
-    on the emulated engine yet; the topic is the table's changelog and works everywhere.)"""
+#: the application's windowed tables: what `counts` shows
+WINDOWED_TABLES = (
+    "TRADES_PER_MINUTE",
+    "COMPLETED_PER_MINUTE",
+    "PENDING_PER_MINUTE",
+    "FLAGGED_PER_MINUTE",
+    "REJECTED_PER_MINUTE",
+)
+
+
+class TableValues:
+    """Decodes the values of a table's topic: JSON, or PROTOBUF in Confluent's wire format
+    (magic byte 0, schema id, message indexes, message) with the schema from the registry."""
+
+    def __init__(self, registry: str | None = None) -> None:
+        self.registry = registry
+        self.client: Any = None
+        self.classes: dict[tuple[int, tuple[int, ...]], Any] = {}
+
+    def __call__(self, data: bytes | None) -> dict[str, Any] | None:
+        if data is None:
+            return None
+        if data[:1] != b"\x00":
+            return json.loads(data)
+        schema_id = int.from_bytes(data[1:5], "big")
+        indexes, at = _message_indexes(data, 5)
+        message = self._message_class(schema_id, indexes).FromString(data[at:])
+        return {f.name: getattr(message, f.name) for f in message.DESCRIPTOR.fields}
+
+    def _message_class(self, schema_id: int, indexes: tuple[int, ...]) -> Any:
+        found = self.classes.get((schema_id, indexes))
+        if found is not None:
+            return found
+        import base64
+
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+        from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+        if self.client is None:
+            from streamlab.config import registry_url
+
+            self.client = SchemaRegistryClient({"url": self.registry or registry_url()})
+        schema = self.client.get_schema(schema_id, fmt="serialized")
+        fdp = descriptor_pb2.FileDescriptorProto.FromString(base64.b64decode(schema.schema_str))
+        pool = descriptor_pool.DescriptorPool()
+        for dependency in fdp.dependency:  # well-known types (google/protobuf/…)
+            known = descriptor_pb2.FileDescriptorProto()
+            descriptor_pool.Default().FindFileByName(dependency).CopyToProto(known)
+            pool.AddSerializedFile(known.SerializeToString())
+        pool.AddSerializedFile(fdp.SerializeToString())
+        file = pool.FindFileByName(fdp.name)
+        desc = file.message_types_by_name[fdp.message_type[indexes[0]].name]
+        for index in indexes[1:]:
+            desc = desc.nested_types[index]
+        found = self.classes[(schema_id, indexes)] = message_factory.GetMessageClass(desc)
+        return found
+
+
+def _message_indexes(data: bytes, at: int) -> tuple[tuple[int, ...], int]:
+    """Confluent's message-index array (zig-zag varints; a lone 0 means the first message)."""
+
+    def varint(at: int) -> tuple[int, int]:
+        shift = value = 0
+        while True:
+            byte = data[at]
+            at += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return (value >> 1) ^ -(value & 1), at
+
+    count, at = varint(at)
+    if count == 0:
+        return (0,), at
+    indexes = []
+    for _ in range(count):
+        index, at = varint(at)
+        indexes.append(index)
+    return tuple(indexes), at
+
+
+def table_counts(
+    tables: Iterable[str] = WINDOWED_TABLES, timeout: float = 30.0, from_start: bool = True
+) -> Iterator[tuple[str, int, str, dict[str, Any] | None]]:
+    """Updates of tumbling-window tables, read from their topics (which exist):
+    ``(table, window start in epoch ms, key, value)``. Values are JSON or PROTOBUF; a table's
+    topic is its changelog, so this works against this lab's engine and real ksqlDB alike."""
     import struct
     import time
     import uuid
@@ -533,9 +629,14 @@ def window_counts(
             }
         )
     )
-    consumer.subscribe([table])
+    decode = TableValues()
+    existing = consumer.list_topics(timeout=10).topics
+    topics = [t for t in tables if t in existing]
     idle_since = time.monotonic()
     try:
+        if not topics:
+            return
+        consumer.subscribe(topics)
         while True:
             msg = consumer.poll(0.5)
             if msg is None or msg.error() or msg.key() is None or len(msg.key()) < 8:
@@ -545,9 +646,17 @@ def window_counts(
             idle_since = time.monotonic()
             key = msg.key()
             start = struct.unpack(">q", key[-8:])[0]
-            yield start, key[:-8].decode(errors="replace"), json.loads(msg.value() or b"null")
+            yield msg.topic(), start, key[:-8].decode(errors="replace"), decode(msg.value())
     finally:
         consumer.close()
+
+
+def window_counts(
+    table: str = "TRADES_PER_MINUTE", timeout: float = 30.0, from_start: bool = True
+) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
+    """One windowed table's updates: ``(window start in epoch ms, key, value)``."""
+    for _, start, key, value in table_counts([table], timeout, from_start):
+        yield start, key, value
 
 
 def status(out: Any = print) -> None:
@@ -555,14 +664,14 @@ def status(out: Any = print) -> None:
 
     names = existing_objects(KsqlClient())
     out("ksql: " + ", ".join(sorted(n for n in names if n != "KSQL_PROCESSING_LOG")))
-    lam = aws_client("lambda")
+    lam, name = aws_client("lambda"), function_name()
     try:
-        fn = lam.get_function(FunctionName=FUNCTION_NAME)["Configuration"]
-        out(f"function {FUNCTION_NAME}: {fn.get('State', 'Active')}")
-        for m in lam.list_event_source_mappings(FunctionName=FUNCTION_NAME)["EventSourceMappings"]:
+        fn = lam.get_function(FunctionName=name)["Configuration"]
+        out(f"function {name}: {fn.get('State', 'Active')}")
+        for m in lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]:
             out(f"mapping {m['UUID']}: {m.get('State')} on {m.get('Topics')}")
     except lam.exceptions.ResourceNotFoundException:
-        out(f"function {FUNCTION_NAME}: not deployed")
+        out(f"function {name}: not deployed")
 
 
 # --- command line ---------------------------------------------------------------------------------
@@ -595,8 +704,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="what exists")
     p_watch = sub.add_parser("watch", help="print settlements as they arrive")
     p_watch.add_argument("-n", type=int, default=None)
-    p_counts = sub.add_parser("counts", help="print a per-minute table's counts as they change")
-    p_counts.add_argument("--table", default="TRADES_PER_MINUTE")
+    p_counts = sub.add_parser("counts", help="print the per-minute counts as they change")
+    p_counts.add_argument(
+        "--table", action="append", help="a windowed table (repeatable; default: all five)"
+    )
     args = parser.parse_args(argv)
     from streamlab.ksql.client import KsqlClient, KsqlError
 
@@ -615,9 +726,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "counts":
             import datetime as dt
 
-            for start, key, value in window_counts(args.table, timeout=3600):
+            for table, start, key, value in table_counts(args.table or WINDOWED_TABLES, 3600):
                 when = dt.datetime.fromtimestamp(start / 1000, dt.UTC).strftime("%H:%M")
-                print(f"{when}  {key:<8} {json.dumps(value)}")
+                print(f"{when}  {table:<21} {key:<8} {json.dumps(value)}", flush=True)
     except (PipelineError, KsqlError, OSError) as e:
         print(f"pipeline: error: {e}", file=sys.stderr)
         return 1

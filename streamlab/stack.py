@@ -278,7 +278,7 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         "aws",  # one AWS endpoint: our Lambda, and moto for Secrets Manager, IAM, Logs, S3
-        profiles=("emulated", "jvm"),
+        profiles=("emulated", "jvm", "docker"),  # docker: Kafka & co. run in setup/docker
         command=_aws_argv,
         ready_file=lambda paths, data: paths.run / "aws.ready.json",
         healthy=lambda info: url_health(info, "/_streamlab/health"),
@@ -296,7 +296,7 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         "datagen",
-        profiles=("emulated", "jvm"),
+        profiles=("emulated", "jvm", "docker"),
         command=_datagen_argv,
         ready_file=lambda paths, data: paths.run / "datagen.ready.json",
         healthy=pid_health,

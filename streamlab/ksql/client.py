@@ -13,6 +13,7 @@ Only public REST shapes are used: ``POST /ksql`` for statements, ``POST /query-s
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import urllib.parse
@@ -104,15 +105,27 @@ class QueryStream:
 
 
 class KsqlClient:
-    def __init__(self, url: str | None = None, timeout: float = 30.0) -> None:
-        """``url`` defaults to the lab's (``streamlab.config.ksql_url()``)."""
-        if url is None:
-            try:
-                from streamlab.config import ksql_url
+    def __init__(
+        self, url: str | None = None, timeout: float = 30.0, auth: tuple[str, str] | None = None
+    ) -> None:
+        """``url`` defaults to the lab's (``streamlab.config.ksql_url()``); ``auth`` (HTTP Basic:
+        a ksqlDB API key and secret) to the profile's key when talking to the profile's server."""
+        try:
+            from streamlab.config import ksql_credentials, ksql_url
 
-                url = ksql_url()
+            configured: str | None = ksql_url()
+        except Exception:
+            configured = None
+        url = url or configured or "http://127.0.0.1:8088"
+        if auth is None and configured and url.rstrip("/") == configured.rstrip("/"):
+            try:
+                auth = ksql_credentials()
             except Exception:
-                url = "http://127.0.0.1:8088"
+                auth = None  # a half-set key: the server's 401 then says what is missing
+        self._auth = {}
+        if auth:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            self._auth = {"Authorization": f"Basic {token}"}
         parsed = urllib.parse.urlsplit(url if "//" in url else f"http://{url}")
         self.url = url.rstrip("/")
         self.https = parsed.scheme == "https"
@@ -129,6 +142,7 @@ class KsqlClient:
         try:
             data = json.dumps(body).encode() if body is not None else None
             headers = {"Accept": V1, "Content-Type": V1} if data else {"Accept": V1}
+            headers.update(self._auth)
             connection.request(method, path, body=data, headers=headers)
             response = connection.getresponse()
             payload = response.read()
@@ -172,7 +186,7 @@ class KsqlClient:
                 "POST",
                 "/inserts-stream",
                 body="\n".join(lines).encode(),
-                headers={"Content-Type": DELIMITED, "Accept": DELIMITED},
+                headers={"Content-Type": DELIMITED, "Accept": DELIMITED, **self._auth},
             )
             response = connection.getresponse()
             payload = response.read()
@@ -205,7 +219,7 @@ class KsqlClient:
             "POST",
             "/query-stream",
             body=body,
-            headers={"Accept": DELIMITED, "Content-Type": "application/json"},
+            headers={"Accept": DELIMITED, "Content-Type": "application/json", **self._auth},
         )
         response = connection.getresponse()
         if response.status >= 400:

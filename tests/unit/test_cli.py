@@ -366,12 +366,15 @@ def test_killed_component_shows_as_crashed_and_up_restarts_it(lab: Path, capsys)
     assert pid_alive(state(lab)["pid"])
 
 
-def test_unavailable_profile_is_one_clear_line(lab: Path, capsys) -> None:
+def test_unavailable_profile_is_one_clear_line(lab: Path, capsys, monkeypatch) -> None:
+    # Every profile is built now: pretend docker is not.
+    docker = dataclasses.replace(config.PROFILES["docker"], available=False)
+    monkeypatch.setitem(config.PROFILES, "docker", docker)
     code, _, err = run(capsys, "up", "--profile", "docker")
     assert code == 1
     assert err.splitlines() == [
-        "streamlab: error: profile 'docker' (Confluent Platform images with Docker Compose) "
-        "is not available yet; use one of: emulated, jvm"
+        f"streamlab: error: profile 'docker' ({docker.description}) "
+        "is not available yet; use one of: emulated, jvm, cloud"
     ]
 
 
@@ -584,7 +587,9 @@ def test_doctor_jvm_profile_checks_java_and_maven(
     assert f"[OK]   Java 17+ and Maven (profile 'jvm'): java at {bin_dir / 'java'}" in out
 
 
-def test_doctor_names_an_unavailable_profile(lab: Path, capsys) -> None:
+def test_doctor_names_an_unavailable_profile(lab: Path, capsys, monkeypatch) -> None:
+    cloud = dataclasses.replace(config.PROFILES["cloud"], available=False)
+    monkeypatch.setitem(config.PROFILES, "cloud", cloud)
     code, out, _ = run(capsys, "doctor", "--profile", "cloud")
     assert code == 1
     assert "[FAIL] profile 'cloud' is not available yet - use 'emulated'" in out
