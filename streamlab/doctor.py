@@ -14,12 +14,14 @@ import enum
 import importlib
 import importlib.metadata
 import shutil
+import socket
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from streamlab import stack
-from streamlab.config import Settings
+from streamlab.config import ConfigError, Settings
 
 MIN_PYTHON = (3, 11)
 DISK_FAIL_BYTES = 200 * 1024**2
@@ -72,6 +74,10 @@ def run_checks(settings: Settings) -> list[Check]:
     checks.append(check_disk(settings.paths.home))
     if settings.profile.name == "jvm":
         checks.append(check_jvm())
+    if settings.profile.name == "docker":
+        checks += check_docker(settings)
+    if settings.profile.name == "cloud":
+        checks += check_cloud(settings)
     return checks
 
 
@@ -150,6 +156,72 @@ def check_jvm() -> Check:
     ok, reason = realkafka.available()
     what = f"Java {realkafka.MIN_JAVA}+ and Maven (profile 'jvm')"
     return Check(Level.OK, f"{what}: {reason}") if ok else Check(Level.FAIL, what, reason)
+
+
+def check_docker(settings: Settings, run=subprocess.run) -> list[Check]:
+    """The Docker CLI, its daemon, Compose v2, and whether the compose stack answers."""
+    compose = "docker compose -f setup/docker/compose.yaml up -d"
+    if shutil.which("docker") is None:
+        return [Check(Level.FAIL, "Docker (profile 'docker')", "install Docker Desktop or Engine")]
+    checks = []
+    for args, what, fix in (
+        (["docker", "info", "--format", "{{.ServerVersion}}"], "Docker daemon",
+         "start Docker (Docker Desktop, or `sudo systemctl start docker`)"),
+        (["docker", "compose", "version", "--short"], "Docker Compose v2",
+         "install the compose plugin (Docker Desktop has it)"),
+    ):  # fmt: skip
+        try:
+            done = run(args, capture_output=True, text=True, timeout=15)
+            ok, out = done.returncode == 0, (done.stdout or done.stderr).strip()
+        except (OSError, subprocess.TimeoutExpired) as e:
+            ok, out = False, str(e)
+        if ok:
+            checks.append(Check(Level.OK, f"{what} {out.splitlines()[0] if out else ''}".strip()))
+        else:
+            checks.append(Check(Level.FAIL, f"{what}: {out.splitlines()[-1] if out else '?'}", fix))
+    if all(c.level is Level.OK for c in checks):
+        for name in ("kafka", "registry", "ksql"):
+            port = settings.ports[name]
+            if _answers(port):
+                checks.append(Check(Level.OK, f"{name} answers on port {port} (compose stack)"))
+            else:
+                checks.append(
+                    Check(Level.WARN, f"{name} does not answer on port {port}", f"run `{compose}`")
+                )
+    return checks
+
+
+def check_cloud(settings: Settings) -> list[Check]:
+    """The cloud profile's endpoints and keys are set (values are never shown)."""
+    from streamlab import config
+
+    checks = []
+    try:
+        config.bootstrap_servers(settings)
+        config.kafka_credentials(settings)
+        checks.append(Check(Level.OK, "Confluent Cloud Kafka endpoint and API key are set"))
+    except ConfigError as e:
+        checks.append(
+            Check(
+                Level.FAIL,
+                "Confluent Cloud Kafka settings",
+                f"{e}; or run `python -m setup.cloud up`",
+            )
+        )
+    for key in ("registry_url", "ksql_url"):
+        if settings.profile_value(key):
+            checks.append(Check(Level.OK, f"{key} is set"))
+        else:
+            checks.append(Check(Level.FAIL, f"{key} is not set", "run `python -m setup.cloud up`"))
+    return checks
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _ports_of_running_lab(settings: Settings) -> set[int]:

@@ -587,6 +587,47 @@ def test_doctor_jvm_profile_checks_java_and_maven(
     assert f"[OK]   Java 17+ and Maven (profile 'jvm'): java at {bin_dir / 'java'}" in out
 
 
+def test_doctor_docker_profile_checks_daemon_compose_and_the_stack(
+    lab: Path, capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))  # only the fake docker below
+    code, out, _ = run(capsys, "doctor", "--profile", "docker")
+    assert code == 1 and "[FAIL] Docker (profile 'docker') - install Docker" in out
+
+    _script(
+        bin_dir / "docker",
+        'if [ "$1" = info ]; then echo "Cannot connect to the Docker daemon" >&2; exit 1; fi\n'
+        "echo v2.29.1",
+    )
+    code, out, _ = run(capsys, "doctor", "--profile", "docker")
+    assert code == 1
+    assert "[FAIL] Docker daemon: Cannot connect to the Docker daemon - start Docker" in out
+    assert "[OK]   Docker Compose v2 v2.29.1" in out
+
+    _script(bin_dir / "docker", 'if [ "$1" = info ]; then echo 28.2.2; else echo v2.29.1; fi')
+    (lab / "config.toml").write_text("[ports]\nkafka = 1\nregistry = 1\nksql = 1\nconsole = 0\n")
+    _, out, _ = run(capsys, "doctor", "--profile", "docker")
+    assert "[OK]   Docker daemon 28.2.2" in out
+    assert "[WARN] kafka does not answer on port 1 - run `docker compose -f setup/docker" in out
+
+
+def test_doctor_cloud_profile_says_to_provision_and_never_shows_keys(
+    lab: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run(capsys, "doctor", "--profile", "cloud")
+    assert code == 1
+    assert "[FAIL] Confluent Cloud Kafka settings" in out and "python -m setup.cloud up" in out
+    monkeypatch.setenv("STREAMLAB_BOOTSTRAP", "pkc-test.example:9092")
+    monkeypatch.setenv("STREAMLAB_KAFKA_API_KEY", "KEYKEYKEY")
+    monkeypatch.setenv("STREAMLAB_KAFKA_API_SECRET", "s3cr3t-value")
+    _, out, _ = run(capsys, "doctor", "--profile", "cloud")
+    assert "[OK]   Confluent Cloud Kafka endpoint and API key are set" in out
+    assert "[FAIL] registry_url is not set - run `python -m setup.cloud up`" in out
+    assert "s3cr3t-value" not in out and "KEYKEYKEY" not in out
+
+
 def test_doctor_names_an_unavailable_profile(lab: Path, capsys, monkeypatch) -> None:
     cloud = dataclasses.replace(config.PROFILES["cloud"], available=False)
     monkeypatch.setitem(config.PROFILES, "cloud", cloud)
