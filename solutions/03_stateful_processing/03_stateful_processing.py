@@ -16,7 +16,7 @@
 # # Lab 03 — Stateful processing, state stores and changelog topics
 #
 # **Estimated time:** 45 minutes · **Previous:** [Lab 02 — Stateless processing](02_stateless_processing.ipynb) ·
-# **Next:** Lab 04 — The stream-table join
+# **Next:** [Lab 04 — The stream-table join](04_stream_table_join.ipynb)
 #
 # Lab 02's filter decided from one event alone. Many useful questions cannot be answered that way:
 # *how many* failed logins has this user had? Has this ride been far from its destination *more
@@ -484,8 +484,7 @@ assert described["sourceDescription"]["type"] == "TABLE", f"{rides_over_10k} mus
 # Where is the state of `FAILED_LOGINS`? Two places:
 #
 # 1. **The state store**: a key-value store next to the query, one per partition of the input —
-#    RocksDB on the server's local disk in ksqlDB; plain memory in this lab's engine, which makes
-#    every restart the worst case. Every event reads the key's current count from it and writes the
+#    RocksDB on the engine's local disk, in ksqlDB and in this lab's engine alike. Every event reads the key's current count from it and writes the
 #    new one. Pull queries read it too.
 # 2. **The changelog topic**: every write to the store is also produced to an internal Kafka topic,
 #    in the same batch as the query's output. In ksqlDB it is *compacted*: Kafka may drop older
@@ -515,8 +514,8 @@ failed_changelog = next(t for t in changelogs if f"CTAS_{failed_logins}_" in t)
 # would first move the events to a new key through a repartition topic.
 #
 # Read the changelog of `FAILED_LOGINS` with a plain consumer. Its keys and values are in the
-# engine's internal format — Kafka Streams' own serialization in ksqlDB, Python's pickle in this
-# lab's engine — an implementation detail you never rely on. The user id is still visible inside
+# engine's internal format — Kafka Streams' own serialization in ksqlDB, readable key bytes and
+# pickled values in this lab's engine — an implementation detail you never rely on. The user id is still visible inside
 # each key, so you can count how many times each user's row was written:
 
 # %%
@@ -574,9 +573,10 @@ print("after: ", after)
 # have run, the longer it takes.)
 #
 # The new engine replayed its **command topic** (the list of `CREATE ...` statements it had run) to
-# restart the persistent queries, and restored each query's state store from its changelog topic —
-# all of it here, since this engine keeps stores in memory; a ksqlDB server that still has its
-# RocksDB files replays only the changelog's tail, and a *replacement* server replays it all.
+# restart the persistent queries, and restored each query's state store: its RocksDB files survived
+# the kill, so it replayed only the changelog's tail after its last **checkpoint** (the changelog
+# offset the files are known to cover). A *replacement* server — or one whose state directory was
+# deleted — has no files and replays the whole changelog; the result is the same, only slower.
 # The persistent query also resumes from its **committed offset** in `logins_topic`: it does not
 # read the 200 events again (which would double every count). Prove it: 20 more login attempts,
 # and the count continues from where it was.
@@ -643,7 +643,7 @@ assert got == truth, (
 #   which manages state; stateless per-event logic can run anywhere — even in a short-lived Lambda
 #   function (Lab 05).
 #
-# Run `progress()` to see where you stand. **Next:** Lab 04 — the stream-table join: enriching each
+# Run `progress()` to see where you stand. **Next:** [Lab 04 — the stream-table join](04_stream_table_join.ipynb): enriching each
 # trade with its user.
 
 # %%
