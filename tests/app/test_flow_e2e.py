@@ -6,8 +6,8 @@ Lambda function (deployed from the zip, fed by its Kafka event source mapping) -
 computed in Python from the same user_trades records; duplicates (at-least-once) are counted, not
 failed. A poison record and a tombstone on user_trades do not stop the flow: the poison record
 lands in the dead-letter topic, the tombstone is skipped. The per-minute counts equal an oracle:
-TRADES_PER_MINUTE (over user_trades) on this engine, which cannot read PROTOBUF yet, so the
-per-disposition tables over TRADE_SETTLEMENT are reported unsupported by the runner.
+TRADES_PER_MINUTE (over user_trades), and the four per-disposition tumbling-window tables over
+TRADE_SETTLEMENT (PROTOBUF), read by pull query and from their topics.
 """
 
 from __future__ import annotations
@@ -220,7 +220,65 @@ def test_trades_flow_through_join_lambda_and_windows(lab):
     latest = {(k, start): v["NUM_TRADES"] for start, k, v in pipeline.window_counts(timeout=3)}
     assert latest == dict(want)
     if protobuf:
-        pytest.xfail("the engine now reads PROTOBUF: check the per-disposition tables here too")
+        assert {statuses[t] for t in DISPOSITION_TABLES} == {"created"}
+        check_disposition_tables()
+
+
+#: table -> the disposition it counts (ksql/05_windowed_counts.sql)
+DISPOSITION_TABLES = {
+    "COMPLETED_PER_MINUTE": ("Completed", "NUM_COMPLETED"),
+    "PENDING_PER_MINUTE": ("Pending", "NUM_PENDING"),
+    "FLAGGED_PER_MINUTE": ("SEC Flagged", "NUM_FLAGGED"),
+    "REJECTED_PER_MINUTE": ("Rejected", "NUM_REJECTED"),
+}
+
+
+def disposition_oracle() -> dict[str, dict[tuple[str, int], int]]:
+    """Per table, ``(symbol, window start) -> count`` computed in Python from every record on
+    trade-settlements now (duplicates included: the tables count what the topic holds)."""
+    from streamlab.pipeline import settlements
+
+    want: dict[str, collections.Counter] = {t: collections.Counter() for t in DISPOSITION_TABLES}
+    for value, _ in settlements(timeout=3):
+        for table, (disposition, _) in DISPOSITION_TABLES.items():
+            if value["disposition"] == disposition:
+                start = int(value["timestamp"]) // 60_000 * 60_000  # the record's event time
+                want[table][(value["symbol"], start)] += 1
+    return {t: dict(c) for t, c in want.items()}
+
+
+def check_disposition_tables() -> None:
+    """The four per-disposition tumbling-window tables equal the oracle, read by pull query
+    (the engine's state stores) and from their topics (latest value per windowed key)."""
+    from streamlab import pipeline
+    from streamlab.ksql.client import KsqlClient
+
+    client = KsqlClient()
+
+    def by_pull_query():
+        want = disposition_oracle()
+        got = {}
+        for table, (_, column) in DISPOSITION_TABLES.items():
+            rows = client.query(f"SELECT * FROM {table};", timeout=10)
+            got[table] = {(r["SYMBOL"], r["WINDOWSTART"]): r[column] for r in rows}
+        return got == want and sum(len(w) for w in want.values()) > 0, (got, want)
+
+    _, want = wait_for("the per-disposition tables to match the oracle", by_pull_query)
+    assert sum(sum(w.values()) for w in want.values()) >= TRADES
+    # a key lookup with window bounds reads the same count
+    table, (_, column) = next((t, d) for t, d in DISPOSITION_TABLES.items() if want[t])
+    (symbol, start), count = sorted(want[table].items())[0]
+    sql = (
+        f"SELECT WINDOWEND, {column} FROM {table} WHERE SYMBOL = '{symbol}' "
+        f"AND WINDOWSTART = {start};"
+    )
+    assert list(client.query(sql, timeout=10)) == [{"WINDOWEND": start + 60_000, column: count}]
+
+    # ... and from the tables' topics (PROTOBUF values, as the stream they count)
+    latest: dict[str, dict] = {t: {} for t in DISPOSITION_TABLES}
+    for table, start, key, value in pipeline.table_counts(DISPOSITION_TABLES, timeout=3):
+        latest[table][(key, start)] = value[DISPOSITION_TABLES[table][1]]
+    assert latest == want
 
 
 def test_apply_command_is_idempotent_and_reports_unsupported(lab):

@@ -157,3 +157,43 @@ def test_apply_empty_folder(tmp_path):
 
     with pytest.raises(PipelineError, match=r"no \*\.sql files"):
         apply(tmp_path, FakeKsql())
+
+
+class FakeRegistry:
+    """``get_schema(id, fmt="serialized")`` as confluent-kafka's client answers it."""
+
+    def __init__(self, schemas: dict[int, str]) -> None:
+        self.schemas = schemas
+        self.asked: list[int] = []
+
+    def get_schema(self, schema_id: int, fmt: str | None = None):
+        from types import SimpleNamespace
+
+        assert fmt == "serialized"
+        self.asked.append(schema_id)
+        return SimpleNamespace(schema_str=self.schemas[schema_id])
+
+
+def test_table_values_decodes_json_and_confluent_protobuf():
+    import base64
+
+    from lambda_fn.proto.trade_settlement_pb2 import DESCRIPTOR, TradeSettlement
+    from streamlab.pipeline import TableValues
+
+    registry = FakeRegistry({7: base64.b64encode(DESCRIPTOR.serialized_pb).decode()})
+    decode = TableValues()
+    decode.client = registry
+    message = TradeSettlement(symbol="ACME", amount=2.5, disposition="Pending")
+    framed = b"\x00" + (7).to_bytes(4, "big") + b"\x00" + message.SerializeToString()
+    decoded = decode(framed)
+    assert (decoded["symbol"], decoded["amount"], decoded["disposition"]) == (
+        "ACME",
+        2.5,
+        "Pending",
+    )
+    assert decode(framed)["symbol"] == "ACME" and registry.asked == [7]  # the class is cached
+    # message indexes [0] written in full: count 1 (zig-zag 2), index 0
+    full = b"\x00" + (7).to_bytes(4, "big") + b"\x02\x00" + message.SerializeToString()
+    assert decode(full)["symbol"] == "ACME"
+    assert decode(b'{"NUM_TRADES": 3}') == {"NUM_TRADES": 3}
+    assert decode(None) is None

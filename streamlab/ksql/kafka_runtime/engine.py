@@ -8,6 +8,8 @@
   ``n`` = the statement's command-topic offset + 1; ``commandSequenceNumber`` is the offset.
 * Persistent queries run as :class:`~streamlab.ksql.kafka_runtime.runner.QueryRunner` threads;
   bad records go to the processing-log topic (and the ``KSQL_PROCESSING_LOG`` stream).
+  ``processing.guarantee`` (server config ``ksql.streams.processing.guarantee``, or per query
+  with SET / ``streamsProperties``) is ``at_least_once`` or ``exactly_once_v2`` (transactions).
 
 The base engine does the SQL; this subclass only overrides its hooks (query ids, sequence
 numbers, starting/stopping queries, where sink records go). Callers serialize statements with
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 import threading
 from typing import Any
 
@@ -26,11 +30,20 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from streamlab.ksql.engine import KsqlEngine, PersistentQuery, StatementResult
 from streamlab.ksql.errors import KsqlException
 from streamlab.ksql.kafka_runtime import processing_log as plog
-from streamlab.ksql.kafka_runtime.runner import QueryRunner, local
+from streamlab.ksql.kafka_runtime.runner import (
+    EXACTLY_ONCE_V2,
+    QueryRunner,
+    check_guarantees,
+    consumer_overrides,
+    local,
+    process_id,
+    processing_guarantee,
+)
 from streamlab.ksql.kafka_runtime.state import ChangelogStores
 from streamlab.ksql.kafka_runtime.topics import TIMEOUT, KafkaTopicStore
 from streamlab.ksql.parser import ParsedStatement, parse
 from streamlab.ksql.planner import QueryPlan
+from streamlab.ksql.runtime import build_topology
 from streamlab.ksql.runtime.records import Record
 
 log = logging.getLogger(__name__)
@@ -60,7 +73,9 @@ class KafkaKsqlEngine(KsqlEngine):
             default_partitions=default_partitions,
         )
         self.bootstrap = bootstrap
+        check_guarantees(self.config, server=True)
         self.service_id = str(self.config["ksql.service.id"])
+        self.process_id = process_id(self.config.get("ksql.streams.state.dir"))
         self.command_topic = f"_confluent-ksql-{self.service_id}_command_topic"
         include_rows = str(self.config.get("ksql.logging.processing.rows.include", "false"))
         self.processing_log = plog.KafkaProcessingLog(
@@ -70,6 +85,11 @@ class KafkaKsqlEngine(KsqlEngine):
         )
         self.runners: dict[str, QueryRunner] = {}
         self.stores: dict[str, ChangelogStores] = {}
+        # ksqlDB's ksql.streams.state.dir (the server's data dir): RocksDB stores, checkpoints
+        self._temporary_state = not self.config.get("ksql.streams.state.dir")
+        self.state_dir = str(
+            self.config.get("ksql.streams.state.dir") or tempfile.mkdtemp(prefix="ksql-state-")
+        )
         self.command_statuses: dict[str, dict[str, Any]] = {}
         self.lock = threading.RLock()
         self._command_offset = 0  # offset the statement being executed will get
@@ -91,10 +111,7 @@ class KafkaKsqlEngine(KsqlEngine):
                 for parsed in parse(plog.stream_ddl(self.processing_log.topic)):
                     self.execute_statement(parsed)
             for query in self.queries.values():
-                stores = self.stores.get(query.query_id)
-                if stores is not None:
-                    stores.restore(self.bootstrap)  # state first, then consume again
-                self._run(query)
+                self._run(query, restore=True)
 
     def close(self) -> None:
         with self.lock:
@@ -103,6 +120,10 @@ class KafkaKsqlEngine(KsqlEngine):
             for runner in list(self.runners.values()):
                 runner.stop()
             self.runners.clear()
+            for stores in self.stores.values():
+                stores.close()  # checkpoints: a clean restart restores nothing
+            if self._temporary_state:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
             self.topics.close()  # type: ignore[attr-defined]
 
     def _replay(self) -> None:
@@ -212,9 +233,25 @@ class KafkaKsqlEngine(KsqlEngine):
             self.produce(record)
 
     def _store_factory(self, query_id: str):
-        stores = ChangelogStores(self.service_id, query_id, self._emit)
+        previous = self.stores.get(query_id)
+        if previous is not None:
+            previous.close()  # the same RocksDB stores reopen (CREATE OR REPLACE, an abort)
+        eos = processing_guarantee(self._overrides, self.config) == EXACTLY_ONCE_V2
+        stores = ChangelogStores(
+            self.service_id, query_id, self._emit, self.state_dir, self.topics.producer,  # type: ignore[attr-defined]
+            exactly_once=previous.exactly_once if previous is not None else eos,
+        )  # fmt: skip
         self.stores[query_id] = stores
         return stores.factory
+
+    def _create_internal_topics(self, query_id: str, plan: QueryPlan) -> None:
+        stores = self.stores.get(query_id)
+        if stores is not None:  # changelogs first, compacted as Kafka Streams creates them
+            source = plan.source.topic.name
+            exists = self.topics.exists(source)
+            partitions = self.topics.get(source).partitions if exists else 1
+            stores.create_topics(self.topics, partitions)  # type: ignore[arg-type]
+        super()._create_internal_topics(query_id, plan)
 
     def _start_query(self, prefix: str, text: str, plan: QueryPlan) -> PersistentQuery:
         # CREATE OR REPLACE … AS SELECT: the new plan takes over the old query's id, so it
@@ -236,17 +273,22 @@ class KafkaKsqlEngine(KsqlEngine):
         finally:
             self._reused_id = None
         query.offset_reset = offset_reset({**self.config, **self._overrides})  # type: ignore[attr-defined]
+        query.guarantee = processing_guarantee(self._overrides, self.config)  # type: ignore[attr-defined]
+        query.consumer_settings = consumer_overrides(self._overrides, self.config)  # type: ignore[attr-defined]
         if not self._replaying:
-            if replaced:  # the old query's state carries over
-                self.stores[query.query_id].restore(self.bootstrap)
-            self._run(query)
+            self._run(query, restore=bool(replaced))  # a replaced query's state carries over
         return query
+
+    def _set_property(self, statement, config) -> StatementResult:
+        check_guarantees({statement.name: statement.value}, statement.text)
+        return super()._set_property(statement, config)
 
     def _terminate(self, statement, config) -> StatementResult:
         result = super()._terminate(statement, config)
         for query_id in [q for q in self.runners if q not in self.queries]:
             self.runners.pop(query_id).stop()
-            self.stores.pop(query_id, None)
+        for query_id in [q for q in self.stores if q not in self.queries]:
+            self.stores.pop(query_id).destroy()  # ksqlDB deletes a terminated query's state
         return result
 
     def _description(self, source, extended: bool) -> dict[str, Any]:
@@ -266,21 +308,64 @@ class KafkaKsqlEngine(KsqlEngine):
     def group_id(self, query_id: str) -> str:
         return f"_confluent-ksql-{self.service_id}query_{query_id}"
 
-    def _run(self, query: PersistentQuery) -> None:
+    def _run(self, query: PersistentQuery, restore: bool = False) -> None:
+        """Start the query's runner; with ``restore``, its stores are first rebuilt from
+        their changelogs (after a restart), once a transactional producer has settled what
+        an older instance left open."""
         if query.query_id in self.runners:
             return
+        group = self.group_id(query.query_id)
+        eos = getattr(query, "guarantee", None) == EXACTLY_ONCE_V2
         runner = QueryRunner(
             query.query_id,
             self.bootstrap,
-            self.group_id(query.query_id),
+            group,
             list(query.source_topics),
             query.topology.process,
             getattr(query, "offset_reset", "latest"),
             on_error=self._on_error,
             on_crash=self._on_crash,
+            # Kafka Streams' EOS v2 id: <application id>-<process id>-<thread index>
+            transactional_id=f"{group}-{self.process_id}-1" if eos else None,
+            on_abort=self._reset_state,
+            consumer_settings=getattr(query, "consumer_settings", None),
+            on_commit=self._committed,
         )
+        runner.init_transactions()
+        stores = self.stores.get(query.query_id)
+        if stores is not None:
+            stores.exactly_once = eos  # checkpoints only on a clean close (see state.py)
+        if stores is not None and (restore or stores.on_disk()):
+            stores.restore(self.bootstrap)  # state first, then consume again
         self.runners[query.query_id] = runner
         runner.start()
+
+    def _reset_state(self, query_id: str):
+        """After an aborted transaction: fresh operators whose stores hold exactly what the
+        committed changelogs say (the aborted batch's updates are gone); returns their
+        ``process``."""
+        query = self.queries[query_id]
+        old = self.stores.pop(query_id, None)
+        if old is not None:
+            old.destroy()  # local state may hold the aborted writes: wipe it, as Kafka Streams
+        query.topology = build_topology(
+            query.plan.physical,
+            query_id,
+            self._emit,
+            self.processing_log,
+            self.functions,
+            store_factory=self._store_factory(query_id),
+        )
+        stores = self.stores.get(query_id)
+        if stores is not None:
+            stores.exactly_once = True  # only exactly_once_v2 aborts
+            stores.restore(self.bootstrap)
+        return query.topology.process
+
+    def _committed(self, query_id: str) -> None:
+        checkpoint = getattr(self.stores.get(query_id), "checkpoint", None)
+        if checkpoint is not None:
+            checkpoint()
 
     def _on_crash(self, query_id: str, error: Exception) -> None:
         query = self.queries.get(query_id)

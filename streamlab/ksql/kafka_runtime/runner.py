@@ -1,8 +1,19 @@
 """A persistent query as a consumer/producer loop in its own thread.
 
-At-least-once like Kafka Streams: consume a batch, push every record through the topology
-(whose sink emits into this thread's producer), flush the producer, then commit the consumed
-offsets. A crash between flush and commit replays the batch; committed input never is.
+Two processing guarantees, chosen per query with ``processing.guarantee`` as in ksqlDB:
+
+* ``at_least_once`` (the default): consume a batch, push every record through the topology
+  (whose sink and stores emit into this thread's producer), flush the producer, then commit the
+  consumed offsets. A crash between flush and commit replays the batch: outputs and changelog
+  entries of that batch are written again (duplicates), committed input is never replayed.
+* ``exactly_once_v2``: Kafka Streams' EOS v2. The query's producer is transactional
+  (``transactional.id`` = ``<application id>-<process id>-1``), its consumer reads
+  ``read_committed``, and each batch is one transaction: begin, produce outputs and changelog
+  entries, ``send_offsets_to_transaction`` (the input offsets, with the consumer's group
+  metadata so a zombie is fenced), commit. A failed transaction is aborted; the state is then
+  rebuilt from the committed changelog and the batch is consumed again from the committed
+  offsets, so nothing of it becomes visible twice.
+
 The consumer group is ksqlDB's application id, ``_confluent-ksql-<svc>query_<id>``, so a
 restarted engine resumes where the query left off.
 """
@@ -10,18 +21,131 @@ restarted engine resumes where the query left off.
 from __future__ import annotations
 
 import heapq
+import json
 import logging
+import os
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 
+from streamlab.ksql.errors import KsqlException, KsqlStatementException
 from streamlab.ksql.kafka_runtime.topics import TIMEOUT, produce, producer_config
 from streamlab.ksql.runtime.records import Record
 
 log = logging.getLogger(__name__)
 
 BATCH = 2000
+MAX_ABORTS = 5  # transactions aborted in a row before a query stops (exactly_once_v2)
+
+# ---- processing.guarantee ----------------------------------------------------------------------
+
+AT_LEAST_ONCE = "at_least_once"
+EXACTLY_ONCE_V2 = "exactly_once_v2"
+#: The values Kafka Streams 4.x accepts (``exactly_once`` and ``exactly_once_beta`` are gone).
+GUARANTEES = (AT_LEAST_ONCE, EXACTLY_ONCE_V2)
+GUARANTEE = "processing.guarantee"
+_GUARANTEE_KEYS = (f"ksql.streams.{GUARANTEE}", GUARANTEE)
+
+#: Consumer settings a query takes from its properties (``ksql.streams.<name>`` or ``<name>``),
+#: as Kafka Streams passes them to its consumer: group timers, and static membership so a
+#: restarted server takes its partitions back at once instead of after a session timeout.
+CONSUMER_OVERRIDES = ("session.timeout.ms", "heartbeat.interval.ms", "group.instance.id")
+
+#: Kafka Streams' producer settings under EOS (``StreamsConfig`` EOS overrides): a transaction
+#: left open by a killed instance is aborted by the broker after 10 s, not librdkafka's 60 s.
+TRANSACTION_TIMEOUT_MS = 10000
+
+
+def guarantee_error(value: object) -> str:
+    return (
+        f"Invalid value {value} for configuration {GUARANTEE}: String must be one of: "
+        + ", ".join(GUARANTEES)
+    )
+
+
+def check_guarantees(
+    properties: Mapping[str, object], statement: str | None = None, server: bool = False
+) -> None:
+    """Reject a ``processing.guarantee`` (either spelling) that Kafka Streams would reject.
+
+    With ``statement`` (a SET) the error is a statement error, as ksqlDB's ``PropertyOverrider``
+    reports it; for the ``server`` config, Kafka's ``ConfigException`` message; otherwise a
+    request-level error, as for REST ``streamsProperties``.
+    """
+    for name in _GUARANTEE_KEYS:
+        value = properties.get(name)
+        if value is None or str(value).strip().lower() in GUARANTEES:
+            continue
+        if statement is not None:
+            raise KsqlStatementException(guarantee_error(value), statement=statement)
+        if server:
+            raise KsqlException(guarantee_error(value))
+        raise KsqlException(
+            f"Failed to coerce type of value '{value}' for key '{name}'\n"
+            f"Caused by: {guarantee_error(value)}"
+        )
+
+
+def processing_guarantee(*layers: Mapping[str, object]) -> str:
+    """The guarantee of a query: the first layer (query overrides, then server config) that
+    sets it, prefixed or not; ``at_least_once`` by default."""
+    for layer in layers:
+        for name in _GUARANTEE_KEYS:
+            value = layer.get(name)
+            if value is not None:
+                return str(value).strip().lower()
+    return AT_LEAST_ONCE
+
+
+def consumer_overrides(*layers: Mapping[str, object]) -> dict[str, object]:
+    """The :data:`CONSUMER_OVERRIDES` a query's properties set (first layer wins)."""
+    found: dict[str, object] = {}
+    for layer in reversed(layers):
+        for name in CONSUMER_OVERRIDES:
+            for key in (f"ksql.streams.{name}", name):
+                if layer.get(key) is not None:
+                    found[name] = layer[key]
+    if "group.instance.id" in found:  # one consumer per query: Kafka Streams' "-<thread>"
+        found["group.instance.id"] = f"{found['group.instance.id']}-1"
+    return found
+
+
+def process_id(state_dir: object = None) -> str:
+    """This server's process id, part of every transactional.id (Kafka Streams' ``processId``).
+
+    Kept in ``<state.dir>/kafka-streams-process-metadata`` as Kafka Streams does, so a
+    restarted server reuses its transactional.ids: ``init_transactions`` then fences the dead
+    instance and aborts what it left open at once, instead of read_committed consumers waiting
+    for the transaction timeout. Without a state dir, a new id per start.
+    """
+    if not state_dir:
+        return str(uuid.uuid4())
+    path = os.path.join(str(state_dir), "kafka-streams-process-metadata")
+    try:
+        with open(path) as f:
+            return str(json.load(f)["processId"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    found = str(uuid.uuid4())
+    os.makedirs(str(state_dir), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"processId": found}, f)
+    os.replace(tmp, path)
+    return found
+
+
+# ---- consuming ---------------------------------------------------------------------------------
 
 
 def to_record(message) -> Record:
@@ -61,7 +185,27 @@ def by_timestamp(messages: list) -> list:
     return list(heapq.merge(*queues.values(), key=lambda m: m.timestamp()[1]))
 
 
-def consumer_config(bootstrap: str, group: str, offset_reset: str) -> dict[str, object]:
+def next_offsets(consumer: Consumer, messages: list) -> list[TopicPartition]:
+    """The offsets to commit after a batch: per partition, the consumer's position.
+
+    That is the last offset consumed + 1, or past the transaction markers that follow it
+    when the consumer skipped them already (read from a transactional producer, the last
+    offset + 1 is a marker: committing it would leave a lag of 1 forever, KAFKA-6607).
+    """
+    ends: dict[tuple[str, int], int] = {}
+    for message in messages:
+        where = (message.topic(), message.partition())
+        ends[where] = max(ends.get(where, -1), message.offset() + 1)
+    offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
+    positions = consumer.position([TopicPartition(t, p) for t, p in ends])
+    for offset, position in zip(offsets, positions, strict=True):
+        offset.offset = max(offset.offset, position.offset)
+    return offsets
+
+
+def consumer_config(
+    bootstrap: str, group: str, offset_reset: str, read_committed: bool = False
+) -> dict[str, object]:
     return {
         "bootstrap.servers": bootstrap,
         "group.id": group,
@@ -72,11 +216,20 @@ def consumer_config(bootstrap: str, group: str, offset_reset: str) -> dict[str, 
         # would stall a restarted query that long.
         "session.timeout.ms": 10000,
         "heartbeat.interval.ms": 2000,
+        # Under EOS only committed transactions are input (Kafka Streams sets this too); under
+        # at-least-once Kafka Streams reads uncommitted.
+        "isolation.level": "read_committed" if read_committed else "read_uncommitted",
     }
 
 
 class QueryRunner(threading.Thread):
-    """Feeds ``process`` from ``topics``; records ``process`` emits go to ``self.producer``."""
+    """Feeds ``process`` from ``topics``; records ``process`` emits go to ``self.producer``.
+
+    With ``transactional_id`` (exactly_once_v2) every batch is a transaction; ``on_abort``
+    then rebuilds the query's state from its committed changelogs and returns the new
+    ``process`` function. ``on_commit(query_id)`` runs after each successful commit (the
+    stores checkpoint there).
+    """
 
     def __init__(
         self,
@@ -88,18 +241,45 @@ class QueryRunner(threading.Thread):
         offset_reset: str = "latest",
         on_error: Callable[[str, Exception, Record], None] | None = None,
         on_crash: Callable[[str, Exception], None] | None = None,
+        transactional_id: str | None = None,
+        on_abort: Callable[[str], Callable[[Record], None]] | None = None,
+        consumer_settings: Mapping[str, object] | None = None,
+        on_commit: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(name=f"query-{query_id}", daemon=True)
         self.query_id = query_id
         self.group = group
         self.topics = topics
         self.process_record = process
+        self.offset_reset = offset_reset
         self.on_error = on_error
         self.on_crash = on_crash
-        self.consumer = Consumer(consumer_config(bootstrap, group, offset_reset))
-        self.producer = Producer(producer_config(bootstrap))
+        self.on_abort = on_abort
+        self.on_commit = on_commit
+        self.transactional = transactional_id is not None
+        config = consumer_config(bootstrap, group, offset_reset, self.transactional)
+        self.consumer = Consumer({**config, **(consumer_settings or {})})
+        settings = producer_config(bootstrap)
+        if transactional_id is not None:
+            settings["transactional.id"] = transactional_id
+            settings["transaction.timeout.ms"] = TRANSACTION_TIMEOUT_MS
+        self.producer = Producer(settings)
         self.stopping = threading.Event()
         self.processed = 0
+        self.transactions = 0  # committed
+        self.aborts = 0
+        self.aborts_in_a_row = 0
+
+    @property
+    def guarantee(self) -> str:
+        return EXACTLY_ONCE_V2 if self.transactional else AT_LEAST_ONCE
+
+    def init_transactions(self) -> None:
+        """Register the transactional.id (exactly_once_v2): fences an older instance with the
+        same id and aborts the transaction it left open, so its uncommitted changelog entries
+        are settled before the state is restored. A no-op under at-least-once."""
+        if self.transactional:
+            self.producer.init_transactions(TIMEOUT)
 
     def emit(self, record: Record) -> None:
         produce(self.producer, record)
@@ -107,36 +287,53 @@ class QueryRunner(threading.Thread):
     def run(self) -> None:
         local.runner = self
         try:
-            self.consumer.subscribe(self.topics)
+            self.consumer.subscribe(self.topics, on_assign=self._assigned)
             while not self.stopping.is_set():
                 messages = next_batch(self.consumer)
                 if not messages:
                     continue
-                for message in messages:
-                    error = message.error()
-                    if error is not None:
-                        if error.code() != KafkaError._PARTITION_EOF:
-                            log.warning("query %s: consume error %s", self.query_id, error)
-                        continue
-                    record = to_record(message)
-                    try:
-                        self.process_record(record)
-                    except Exception as exc:  # a bug must not stop the query
-                        log.exception("query %s failed on a record", self.query_id)
-                        if self.on_error is not None:
-                            self.on_error(self.query_id, exc, record)
-                    self.processed += 1
-                self.commit()
+                if self.transactional:
+                    self.transaction(messages)
+                else:
+                    self.process(messages)
+                    self.commit()
         except Exception as error:
             log.exception("query %s stopped", self.query_id)
             if self.on_crash is not None:
                 self.on_crash(self.query_id, error)
         finally:
-            self.producer.flush(TIMEOUT)
+            if not self.transactional:
+                self.producer.flush(TIMEOUT)
             self.consumer.close()
 
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.debug("query %s: assigned %s", self.query_id,
+                  [(p.topic, p.partition, p.offset) for p in partitions])  # fmt: skip
+
+    def process(self, messages: list) -> None:
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("query %s: consume error %s", self.query_id, error)
+                continue
+            record = to_record(message)
+            try:
+                self.process_record(record)
+            except Exception as exc:  # a bug must not stop the query
+                log.exception("query %s failed on a record", self.query_id)
+                if self.on_error is not None:
+                    self.on_error(self.query_id, exc, record)
+            self.processed += 1
+
     def commit(self) -> None:
-        """Offsets only after every output of the batch is acknowledged (at-least-once)."""
+        """At-least-once, in this order:
+
+        1. produce outputs and 2. changelog entries (done while processing the batch);
+        3. flush the producer: every record of the batch acknowledged;
+        4. commit the input offsets (only when 3 succeeded; otherwise the batch is replayed);
+        5. ``on_commit``: the stores checkpoint.
+        """
         remaining = self.producer.flush(TIMEOUT)
         if remaining:
             log.warning("query %s: %d records not delivered; not committing", self.query_id,
@@ -146,6 +343,75 @@ class QueryRunner(threading.Thread):
             self.consumer.commit(asynchronous=False)
         except Exception as error:  # e.g. a rebalance in progress: the batch is replayed
             log.warning("query %s: commit failed: %s", self.query_id, error)
+            return
+        if self.on_commit is not None:
+            self.on_commit(self.query_id)
+
+    def transaction(self, messages: list) -> None:
+        """Exactly-once, in this order:
+
+        1. begin a transaction;
+        2. produce outputs and changelog entries (processing the batch);
+        3. add the batch's next input offsets to the transaction, with the consumer's group
+           metadata (a consumer of an older generation is fenced);
+        4. commit: outputs, changelog and offsets become visible together, or none of them;
+        5. ``on_commit``.
+
+        A failure that needs an abort aborts, rebuilds the state and rewinds the input; after
+        :data:`MAX_ABORTS` aborts in a row (a record the cluster always refuses, say) the query
+        stops in ERROR rather than retry forever, as ksqlDB fails a query on a production error.
+        """
+        self.producer.begin_transaction()
+        try:
+            self.process(messages)
+            self.producer.send_offsets_to_transaction(
+                next_offsets(self.consumer, messages),
+                self.consumer.consumer_group_metadata(),
+                TIMEOUT,
+            )
+            self._commit_transaction()
+        except KafkaException as error:
+            kafka_error = error.args[0]
+            if kafka_error.fatal():
+                raise  # e.g. fenced by a newer instance of this query: it stops
+            log.warning("query %s: aborting transaction: %s", self.query_id, kafka_error)
+            self.producer.abort_transaction(TIMEOUT)
+            self.aborts += 1
+            self.aborts_in_a_row += 1
+            if self.aborts_in_a_row >= MAX_ABORTS:
+                raise KsqlException(
+                    f"Query {self.query_id}: {self.aborts_in_a_row} transactions aborted in a "
+                    f"row, the last on: {kafka_error.str()}"
+                ) from error
+            self.rewind()
+            return
+        self.transactions += 1
+        self.aborts_in_a_row = 0
+        if self.on_commit is not None:
+            self.on_commit(self.query_id)
+
+    def _commit_transaction(self, attempts: int = 3) -> None:
+        for attempt in range(1, attempts + 1):
+            try:
+                self.producer.commit_transaction(TIMEOUT)
+                return
+            except KafkaException as error:
+                if not error.args[0].retriable() or attempt == attempts:
+                    raise  # the caller aborts (or stops on a fatal error)
+                log.info("query %s: retrying commit: %s", self.query_id, error.args[0])
+
+    def rewind(self) -> None:
+        """After an abort: state back to the last commit, input back to committed offsets."""
+        if self.on_abort is not None:
+            self.process_record = self.on_abort(self.query_id)
+        assignment = self.consumer.assignment()
+        if not assignment:
+            return
+        reset = OFFSET_BEGINNING if self.offset_reset == "earliest" else OFFSET_END
+        for partition in self.consumer.committed(assignment, TIMEOUT):
+            if partition.offset < 0:
+                partition.offset = reset
+            self.consumer.seek(partition)
 
     def stop(self, wait: bool = True) -> None:
         self.stopping.set()

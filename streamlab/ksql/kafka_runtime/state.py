@@ -1,35 +1,77 @@
-"""State stores backed by changelog topics, and their restore at startup.
+"""A persistent query's state stores: RocksDB on the state dir, changelog topics, restore.
 
-Every ``put``/``delete`` of a store is written to the store's changelog topic
-``_confluent-ksql-<svc>query_<id>-<store>-changelog`` through the query's producer, in the same
-batch as its outputs (so the commit that follows covers both: at-least-once). At startup the
-changelog is read to its end and applied with ``restore`` before the query consumes again.
+Layout, as Kafka Streams (``state.dir`` is ksqlDB's ``ksql.streams.state.dir``, the ksql
+service's data dir)::
 
-State is kept per key regardless of the input partition (:class:`KeyedStore`). The entries
-are pickled ``(store partition, key)`` / ``value`` pairs: the accumulators are Python
-objects, so these internal topics are readable by this engine only (ksqlDB's are Connect
-structs). The stores themselves are in memory; a RocksDB backend could replace
-:class:`MemoryStore` behind the same callback.
+    <state dir>/<application id>/<store>/        one RocksDB per store (rocksdict)
+    <state dir>/<application id>/.checkpoint     changelog offsets the stores cover
+
+with application id ``_confluent-ksql-<svc>query_<id>``. Every ``put``/``delete`` goes to the
+store and to its changelog topic ``<application id>-<store>-changelog`` (created compacted)
+through the query's producer, in the same batch as the query's outputs. The commit order,
+after the runner has processed a batch:
+
+1. outputs and changelog records are produced (the producer sends them as they come);
+2. the producer is flushed: every changelog record is acknowledged, with its offset;
+3. the input offsets are committed;
+4. :meth:`ChangelogStores.checkpoint` writes ``.checkpoint``: for each changelog partition,
+   the offset after the last record the stores hold.
+
+Restore (:meth:`ChangelogStores.restore`, before the query consumes again) reads each changelog
+partition from its checkpointed offset to its end, so a restart after a clean stop reads
+nothing and one after a crash reads only the tail. With no checkpoint (first start, state dir
+deleted, exactly-once crash), or one that does not match the topic (offset past its end: the
+topic was recreated), the store is wiped and restored from the beginning.
+
+After kill -9 under ``at_least_once`` the stores may hold writes made after the last
+checkpoint (RocksDB's write-ahead log keeps every write of a killed process). Replaying the
+changelog from the checkpoint re-applies logged values (a key's last logged value wins), so
+the stores end as the changelog ends. Input after the last commit is processed again, so its
+effects can count twice, exactly as in Kafka Streams under at-least-once; nothing committed is
+lost or double counted. Under ``exactly_once_v2`` the checkpoint is removed once restored and
+written again only when the query closes with nothing uncommitted, so a crash wipes the stores
+(they may hold writes of aborted transactions) and restores them from the committed changelog,
+as Kafka Streams does.
+
+State is kept per key regardless of the input partition (:class:`KeyedRocksDBStore`).
+Changelog records carry the store's own bytes, as Kafka Streams logs its stores: the key is the
+RocksDB key (store partition and key in the order-preserving encoding of
+:mod:`streamlab.ksql.state.keys`, where strings stay readable), the value the pickled value
+(the accumulators are Python objects), so a restore copies bytes without decoding them. These
+internal topics are readable by this engine only (ksqlDB's are Connect structs). Keys written
+by earlier versions of this engine (pickled ``(store partition, key)``) are still restored.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import pickle
+import shutil
 import time
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-from streamlab.ksql.kafka_runtime.topics import TIMEOUT
+from streamlab.ksql.errors import KsqlException
+from streamlab.ksql.kafka_runtime.runner import local
+from streamlab.ksql.kafka_runtime.topics import TIMEOUT, KafkaTopicStore
 from streamlab.ksql.runtime.records import Record
 from streamlab.ksql.state import MemoryStore, MemoryStorePartition
+from streamlab.ksql.state.checkpoint import FILE_NAME, CheckpointError, OffsetCheckpoint, Offsets
+from streamlab.ksql.state.keys import encode_key
+from streamlab.ksql.state.rocksdb import RocksDBStore, RocksDBStorePartition
 
 log = logging.getLogger(__name__)
 
+#: Kafka Streams creates changelogs compacted: only each key's last value is needed.
+CHANGELOG_CONFIG = {"cleanup.policy": "compact"}
+RESTORE_STALL = 60.0  # seconds without a changelog record before a restore gives up
+_PICKLED = b"\x80"  # pickle's PROTO opcode; encoded keys start with 01/02
+
 
 class KeyedStore(MemoryStore):
-    """One partition for every input partition.
+    """One partition for every input partition (in memory: transient queries).
 
     Here one topology consumes all partitions of a query, and the operators key their state
     by the source record's partition. Kafka Streams would first route each row to the
@@ -41,69 +83,232 @@ class KeyedStore(MemoryStore):
         return super().partition(0)
 
 
+class KeyedRocksDBStore(RocksDBStore):
+    """:class:`KeyedStore`'s single partition, in RocksDB (persistent queries)."""
+
+    def partition(self, partition: int) -> RocksDBStorePartition:
+        return super().partition(0)
+
+
+def application_id(service_id: str, query_id: str) -> str:
+    return f"_confluent-ksql-{service_id}query_{query_id}"
+
+
 def changelog_topic(service_id: str, query_id: str, store: str) -> str:
-    return f"_confluent-ksql-{service_id}query_{query_id}-{store}-changelog"
+    return f"{application_id(service_id, query_id)}-{store}-changelog"
 
 
 class ChangelogStores:
-    """The stores of one query; ``factory`` is the engine's ``store_factory``."""
+    """The stores of one query; ``factory`` is the engine's ``store_factory``.
 
-    def __init__(self, service_id: str, query_id: str, emit: Callable[[Record], None]) -> None:
+    Args:
+        emit: where changelog records go when no query runner is on the thread.
+        state_dir: the engine's state dir; the stores live in ``<state_dir>/<application id>``.
+        producer: the producer for changelog records written outside a runner (else ``emit``);
+            inside a runner, its producer is used, so the records join the runner's batch.
+        exactly_once: the query runs under ``exactly_once_v2`` (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        service_id: str,
+        query_id: str,
+        emit: Callable[[Record], None],
+        state_dir: str,
+        producer: Producer | None = None,
+        exactly_once: bool = False,
+    ) -> None:
         self.service_id = service_id
         self.query_id = query_id
         self.emit = emit
-        self.stores: dict[str, MemoryStore] = {}
+        self.producer = producer
+        self.exactly_once = exactly_once
+        self.directory = os.path.join(state_dir, application_id(service_id, query_id))
+        self.checkpoint_file = OffsetCheckpoint(os.path.join(self.directory, FILE_NAME))
+        self.stores: dict[str, RocksDBStore] = {}  # by changelog topic
+        self.offsets: Offsets = {}  # next changelog offset per partition the stores cover
+        self.dirty = False  # written since the last commit
+        self._checkpointed: Offsets | None = None
 
-    def factory(self, name: str) -> MemoryStore:
+    # ---- stores and their changelog -------------------------------------------------------------
+
+    def factory(self, name: str) -> RocksDBStore:
         topic = changelog_topic(self.service_id, self.query_id, name)
-
-        def write(partition: int, key, value) -> None:
-            data = None if value is None else pickle.dumps(value)
-            record_key = pickle.dumps((partition, key))
-            self.emit(Record(topic, record_key, data, int(time.time() * 1000)))
-
-        store = KeyedStore(name, changelog=write)
+        store = KeyedRocksDBStore(
+            name, os.path.join(self.directory, name), raw_changelog=self._writer(topic)
+        )
         self.stores[topic] = store
         return store
+
+    def _writer(self, topic: str) -> Callable[[bytes, bytes | None], None]:
+        def write(record_key: bytes, data: bytes | None) -> None:
+            self.dirty = True
+            runner = getattr(local, "runner", None)
+            producer = runner.producer if runner is not None else self.producer
+            if producer is None:
+                self.emit(Record(topic, record_key, data, int(time.time() * 1000)))
+                return
+            while True:
+                try:
+                    producer.produce(topic, data, record_key, on_delivery=self._delivered)
+                    return
+                except BufferError:  # librdkafka's queue is full: let it drain
+                    producer.poll(0.05)
+
+        return write
+
+    def _delivered(self, error, message) -> None:
+        # runs in the thread that flushes the producer (the runner, inside its commit)
+        if error is None:
+            where = (message.topic(), message.partition())
+            self.offsets[where] = max(self.offsets.get(where, 0), message.offset() + 1)
+
+    def on_disk(self) -> bool:
+        """Some store was on disk before this run (to be checked against its changelog)."""
+        return any(not store.fresh for store in self.stores.values())
 
     def topics(self) -> list[str]:
         return list(self.stores)
 
+    def create_topics(self, topics: KafkaTopicStore, partitions: int) -> None:
+        """Create the changelog topics that do not exist yet, compacted."""
+        existing = topics.topics
+        for topic in self.stores:
+            if topic not in existing:
+                topics.create_topic(topic, partitions, 1, dict(CHANGELOG_CONFIG))
+
+    # ---- checkpoints ----------------------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """After a commit: the stores hold exactly what the changelog holds up to ``offsets``.
+
+        Under exactly-once only :meth:`close` writes the file (see the module docstring)."""
+        self.dirty = False
+        if self.exactly_once or not self.stores or self.offsets == self._checkpointed:
+            return
+        self._write_checkpoint()
+
+    def _write_checkpoint(self) -> None:
+        os.makedirs(self.directory, exist_ok=True)
+        self.checkpoint_file.write(self.offsets)
+        self._checkpointed = dict(self.offsets)
+
+    def close(self) -> None:
+        """Checkpoint (when nothing is uncommitted) and close the stores (the query stops)."""
+        if self.stores and not self.dirty:
+            self._write_checkpoint()
+        for store in self.stores.values():
+            store.close()
+
+    def destroy(self) -> None:
+        """Close and delete the query's local state (the query is terminated)."""
+        for store in self.stores.values():
+            store.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    # ---- restore --------------------------------------------------------------------------------
+
     def restore(self, bootstrap: str) -> int:
-        """Apply every changelog to its end; returns the number of entries read."""
+        """Bring every store up to its changelog's end; returns the number of entries read."""
         if not self.stores:
             return 0
-        consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": f"restore-{self.query_id}",
-             "enable.auto.commit": False}
-        )  # fmt: skip
-        restored = 0
+        started = time.monotonic()
         try:
-            metadata = consumer.list_topics(timeout=TIMEOUT).topics
-            ends: dict[tuple[str, int], int] = {}
-            for topic in self.stores:
-                if topic not in metadata or metadata[topic].error is not None:
-                    continue
-                for p in metadata[topic].partitions:
-                    high = consumer.get_watermark_offsets(TopicPartition(topic, p), TIMEOUT)[1]
-                    if high > 0:
-                        ends[(topic, p)] = high
-            consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in ends])
-            while ends:
-                for message in consumer.consume(1000, 1.0):
-                    if message.error() is not None:
-                        continue
-                    where = (message.topic(), message.partition())
-                    partition, key = pickle.loads(message.key())
-                    value = message.value()
-                    store = self.stores[message.topic()]
-                    store.partition(partition).restore(
-                        key, None if value is None else pickle.loads(value)
-                    )
-                    restored += 1
-                    if where in ends and message.offset() + 1 >= ends[where]:
-                        del ends[where]
+            checkpoint = self.checkpoint_file.read()
+        except CheckpointError as error:
+            log.warning("query %s: %s; restoring every store from the start", self.query_id, error)
+            checkpoint = {}
+        consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"{application_id(self.service_id, self.query_id)}-restore",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",  # an aborted write was never state
+            }
+        )
+        try:
+            ends = self._plan(consumer, checkpoint)
+            restored = self._replay(consumer, ends)
         finally:
             consumer.close()
-        log.info("query %s: restored %d state entries", self.query_id, restored)
+        if self.exactly_once:
+            self.checkpoint_file.delete()  # a crash from here on cannot trust the stores
+        else:
+            self._write_checkpoint()
+        log.info(
+            "query %s: restored %d state entries in %.2fs",
+            self.query_id, restored, time.monotonic() - started,
+        )  # fmt: skip
+        return restored
+
+    def _plan(self, consumer: Consumer, checkpoint: Offsets) -> dict[tuple[str, int], int]:
+        """Where each changelog partition's restore starts (assigned) and ends (returned)."""
+        metadata = consumer.list_topics(timeout=TIMEOUT).topics
+        assignment: list[TopicPartition] = []
+        ends: dict[tuple[str, int], int] = {}
+        for topic, store in self.stores.items():
+            found = metadata.get(topic)
+            partitions = [] if found is None or found.error is not None else found.partitions
+            marks = {
+                p: consumer.get_watermark_offsets(TopicPartition(topic, p), TIMEOUT)
+                for p in partitions
+            }
+            covered = {p: checkpoint.get((topic, p)) for p in marks}
+            stale = not store.fresh and (
+                all(offset is None for offset in covered.values())
+                or any(
+                    offset is not None and not low <= offset <= high
+                    for p, offset in covered.items()
+                    for low, high in [marks[p]]
+                )
+            )
+            if stale:
+                log.info("query %s: store '%s' is not covered by a checkpoint; wiping it",
+                         self.query_id, store.name)  # fmt: skip
+                store.wipe()
+            if store.fresh:  # an empty store (new, wiped or its folder deleted): all of it
+                covered = dict.fromkeys(marks)
+            for p, (low, high) in marks.items():
+                start = covered[p] if covered[p] is not None else low
+                self.offsets[(topic, p)] = high
+                if start < high:
+                    ends[(topic, p)] = high
+                    assignment.append(
+                        TopicPartition(topic, p, start if start else OFFSET_BEGINNING)
+                    )
+        consumer.assign(assignment)
+        return ends
+
+    def _replay(self, consumer: Consumer, ends: dict[tuple[str, int], int]) -> int:
+        restored = 0
+        last_progress = time.monotonic()
+        while ends:
+            batch: dict[str, list] = {}
+            for message in consumer.consume(10000, 0.5):
+                where = (message.topic(), message.partition())
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        ends.pop(where, None)
+                    else:
+                        log.warning("query %s: restore: %s", self.query_id, error)
+                    continue
+                key = message.key()
+                if key[:1] == _PICKLED:  # an earlier version's (store partition, key)
+                    partition, parts = pickle.loads(key)
+                    key = encode_key((partition, *parts))
+                batch.setdefault(message.topic(), []).append((key, message.value()))
+                if where in ends and message.offset() + 1 >= ends[where]:
+                    del ends[where]
+            for topic, entries in batch.items():
+                restored += self.stores[topic].restore_raw(entries)
+            if batch:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > RESTORE_STALL:
+                raise KsqlException(
+                    f"Restoring the state of query {self.query_id} stalled: no changelog record "
+                    f"for {RESTORE_STALL:.0f}s with {sorted(ends)} not read to their end."
+                )
         return restored

@@ -5,6 +5,7 @@ a shared producer (used by INSERT VALUES; queries have their own producers)."""
 from __future__ import annotations
 
 import logging
+import time
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -80,6 +81,10 @@ class KafkaTopicStore:
         except KafkaException as error:
             if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise KsqlException(f"Could not create topic '{name}': {error}") from error
+        # Real Kafka answers CreateTopics before every broker's metadata shows the topic.
+        deadline = time.monotonic() + TIMEOUT
+        while name not in self.topics and time.monotonic() < deadline:
+            time.sleep(0.05)
         return self.get(name)
 
     def exists(self, name: str) -> bool:

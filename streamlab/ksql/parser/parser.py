@@ -82,6 +82,9 @@ def _parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=False,
         start=_STARTS,
+        # The LALR tables take seconds to build; lark keeps them in a temp file keyed by the
+        # grammar's hash, so a restarted engine starts in a fraction of that.
+        cache=True,
     )
 
 

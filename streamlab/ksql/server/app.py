@@ -16,6 +16,7 @@ from aiohttp import web
 
 from streamlab.ksql.errors import KsqlError
 from streamlab.ksql.kafka_runtime import KafkaKsqlEngine, TransientQuery
+from streamlab.ksql.kafka_runtime.runner import check_guarantees
 from streamlab.ksql.parser import parse
 from streamlab.ksql.parser.ast import statements as st
 from streamlab.ksql.server import errors, framing
@@ -101,6 +102,10 @@ class KsqlServer:
         return json_response(result, status, content_type)
 
     def _execute(self, sql: str, properties: dict[str, object]) -> tuple[int, Any]:
+        try:  # request properties are checked before any statement, as ksqlDB does
+            check_guarantees(properties)
+        except KsqlError as error:
+            return 400, errors.generic_error(errors.BAD_REQUEST, error.message)
         engine = self.engine
         with engine.lock:
             engine.session.properties.clear()
