@@ -564,9 +564,11 @@ class TableValues:
         from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
         if self.client is None:
-            from streamlab.config import registry_url
+            from streamlab.config import registry_config
 
-            self.client = SchemaRegistryClient({"url": self.registry or registry_url()})
+            # the profile's URL and key (Confluent Cloud needs basic auth), or the given URL
+            conf = {"url": self.registry} if self.registry else registry_config()
+            self.client = SchemaRegistryClient(conf)
         schema = self.client.get_schema(schema_id, fmt="serialized")
         fdp = descriptor_pb2.FileDescriptorProto.FromString(base64.b64decode(schema.schema_str))
         pool = descriptor_pool.DescriptorPool()
