@@ -211,6 +211,26 @@ def latency(bootstrap: str, topic: str, seconds: float) -> dict[str, float]:
     return {"p50": q[49], "p99": q[98], "max": max(samples), "count": len(samples)}
 
 
+def transactions(bootstrap: str, topic: str, count: int, per_txn: int = 10) -> dict[str, float]:
+    """Small committed transactions back to back (begin, per_txn records, commit), as an
+    exactly-once stream processor issues them: transactions/s and commit_transaction() time."""
+    create_topic(bootstrap, topic)
+    p = producer(bootstrap, **{"transactional.id": f"bench-{topic}", "linger.ms": 0})
+    p.init_transactions(60)
+    value = b"x" * RECORD_BYTES
+    commits: list[float] = []
+    start = time.perf_counter()
+    for _ in range(count):
+        p.begin_transaction()
+        for _ in range(per_txn):
+            p.produce(topic, value)
+        t = time.perf_counter()
+        p.commit_transaction(30)
+        commits.append((time.perf_counter() - t) * 1000)
+    elapsed = time.perf_counter() - start
+    return {"rate": count / elapsed, "commit_p50": statistics.median(commits)}
+
+
 @contextmanager
 def cpu_per_record(result: Result, key: str, pid: int, records: int):
     """Broker CPU time (user+system, all threads) per record over the block: its headroom."""
@@ -238,6 +258,14 @@ def run_client_benchmarks(
     print(
         f"  {result.name}: consume: {result.text['consume']}, first record after "
         f"{result.text['first_record']}",
+        flush=True,
+    )
+    txn = transactions(bootstrap, "bench-txn", max(50, int(seconds * 20)))
+    result.text["txn_rate"] = f"{txn['rate']:,.0f} txn/s"
+    result.text["txn_commit_p50"] = f"{txn['commit_p50']:.1f} ms"
+    print(
+        f"  {result.name}: transactions of 10 records: {result.text['txn_rate']}, "
+        f"commit p50 {result.text['txn_commit_p50']}",
         flush=True,
     )
     lat = latency(bootstrap, "bench-latency", seconds)
@@ -388,6 +416,8 @@ ROWS = [
     ("latency_p50", "latency p50 @1000/s"),
     ("latency_p99", "latency p99 @1000/s"),
     ("latency_max", "latency max @1000/s"),
+    ("txn_rate", "transactions (10 rec each)"),
+    ("txn_commit_p50", "  commit p50"),
     ("loaded_rss", "RSS after the run"),
 ]
 

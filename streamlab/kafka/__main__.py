@@ -51,12 +51,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="partitions of __consumer_offsets when it is created (Kafka's "
         "offsets.topic.num.partitions)",
     )
+    p.add_argument(
+        "--transaction-topic-partitions",
+        type=int,
+        default=50,
+        help="partitions of __transaction_state when it is created (Kafka's "
+        "transaction.state.log.num.partitions)",
+    )
+    p.add_argument(
+        "--transaction-abort-interval-ms",
+        type=int,
+        default=10_000,
+        help="how often timed-out transactions are looked for and aborted (Kafka's "
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms)",
+    )
+    p.add_argument(
+        "--log-cleaner-backoff-ms",
+        type=int,
+        default=15_000,
+        help="how often compacted topics are cleaned (Kafka's log.cleaner.backoff.ms)",
+    )
     p.add_argument("--log-level", default="info")
     args = p.parse_args(argv)
     if args.brokers < 1:
         p.error("--brokers must be at least 1")
     if args.offsets_topic_partitions < 1:
         p.error("--offsets-topic-partitions must be at least 1")
+    if args.transaction_topic_partitions < 1:
+        p.error("--transaction-topic-partitions must be at least 1")
+    if args.transaction_abort_interval_ms < 1:
+        p.error("--transaction-abort-interval-ms must be at least 1")
+    if args.log_cleaner_backoff_ms < 1:
+        p.error("--log-cleaner-backoff-ms must be at least 1")
     return args
 
 
@@ -77,6 +103,9 @@ async def run(args: argparse.Namespace) -> None:
         num_partitions=args.num_partitions,
         group_initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms,
         offsets_topic_partitions=args.offsets_topic_partitions,
+        transaction_topic_partitions=args.transaction_topic_partitions,
+        transaction_abort_interval_ms=args.transaction_abort_interval_ms,
+        log_cleaner_backoff_ms=args.log_cleaner_backoff_ms,
     )
     await emulator.start()
     runner, http_port = await webapi.start(emulator, args.host, args.http_port)

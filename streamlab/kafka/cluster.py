@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from streamlab.kafka.configs import TOPIC_CONFIGS, ConfigError, validate_topic_configs
 from streamlab.kafka.coordinator.records import OFFSETS_TOPIC, partition_for
+from streamlab.kafka.coordinator.txn_records import TRANSACTION_TOPIC
 from streamlab.kafka.log import PartitionLog
 
 log = logging.getLogger("streamlab.kafka")
@@ -28,6 +29,12 @@ LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
 # Kafka's GroupCoordinatorService.groupMetadataTopicConfigs (offsets.topic.segment.bytes 100 MiB)
 OFFSETS_TOPIC_CONFIGS = {
+    "cleanup.policy": "compact",
+    "compression.type": "producer",
+    "segment.bytes": "104857600",
+}
+# Kafka's TransactionLog topic configs (transaction.state.log.segment.bytes 100 MiB)
+TRANSACTION_TOPIC_CONFIGS = {
     "cleanup.policy": "compact",
     "compression.type": "producer",
     "segment.bytes": "104857600",
@@ -105,8 +112,11 @@ class Cluster:
         auto_create: bool = True,
         num_partitions: int = 1,
         offsets_topic_partitions: int = 50,
+        transaction_topic_partitions: int = 50,
     ) -> None:
         self.data_dir = data_dir
+        # transaction.state.log.num.partitions
+        self.transaction_topic_partitions = transaction_topic_partitions
         self.brokers = {b.node_id: b for b in brokers}
         self.auto_create = auto_create
         self.num_partitions = num_partitions
@@ -229,6 +239,30 @@ class Cluster:
         p = topic.partitions[partition_for(key, len(topic.partitions))]
         broker = self.brokers.get(p.leader)
         return broker if broker is not None and broker.alive else None
+
+    def txn_coordinator_for(self, transactional_id: str) -> Broker | None:
+        """The broker coordinating a transactional id: the leader of its
+        __transaction_state partition (created on first use), None while it has none."""
+        from streamlab.kafka.coordinator.txn_records import txn_partition_for
+
+        try:
+            topic = self.transaction_topic()
+        except TopicError as e:
+            log.error("cannot create %s: %s", TRANSACTION_TOPIC, e)
+            return None
+        p = topic.partitions[txn_partition_for(transactional_id, len(topic.partitions))]
+        broker = self.brokers.get(p.leader)
+        return broker if broker is not None and broker.alive else None
+
+    def transaction_topic(self) -> Topic:
+        """__transaction_state, created on first use like __consumer_offsets:
+        transaction.state.log.num.partitions partitions, compacted."""
+        topic = self.topics.get(TRANSACTION_TOPIC)
+        if topic is None:
+            rf = min(3, len(self.brokers))
+            n = self.transaction_topic_partitions
+            topic = self.create_topic(TRANSACTION_TOPIC, n, rf, dict(TRANSACTION_TOPIC_CONFIGS))
+        return topic
 
     def offsets_topic(self) -> Topic:
         """__consumer_offsets, created on first use as Kafka's AutoTopicCreationManager does:

@@ -5,6 +5,12 @@ A partition is a folder ``<topic>-<n>`` holding segment files named by their bas
 producers sent with BaseOffset patched in. An in-memory index (one row per batch) is rebuilt by
 scanning headers on open; a torn batch at the tail (a crash mid-write) is cut off.
 
+Transactions: the log tracks, per producer id, the first offset of its open transaction (from
+its first transactional batch until the COMMIT/ABORT marker the coordinator writes) and keeps
+the aborted ranges, as Kafka's ProducerStateManager and transaction index do. The last stable
+offset (LSO) is the first offset of the oldest open transaction, or the log end; READ_COMMITTED
+fetches stop there. Both are rebuilt from the batches when the log is opened.
+
 Durability: a batch is written with ``os.write`` before the produce is acknowledged, so it is in
 the kernel's page cache and survives the broker process being killed (kill -9). Surviving a power
 cut would need fsync per append, which Kafka does not do by default either (it relies on
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
@@ -77,6 +84,9 @@ class PartitionLog:
         self.log_start_offset = 0
         self.end_offset = 0  # next offset to assign (the high watermark on a one-copy log)
         self.producers: dict[int, ProducerState] = {}
+        self.ongoing: dict[int, int] = {}  # producer id -> first offset of its open transaction
+        # aborted transactions (producer id, first offset, marker offset), in marker order
+        self.aborted: list[tuple[int, int, int]] = []
         self._waiters: list[asyncio.Future] = []
         self.bytes_in = 0
         self.records_in = 0
@@ -120,6 +130,7 @@ class PartitionLog:
                 break
             self._index(h, seg_no, pos)
             self._track_producer(h)
+            self._track_transaction(h, data, pos)
             pos += h.length
         if pos < len(data):
             # A torn write at the tail: never acknowledged, so cutting it loses nothing.
@@ -144,6 +155,8 @@ class PartitionLog:
         if compacted:
             _require_keys(records, headers, os.path.basename(self.path))
         first = headers[0]
+        if first.producer_id >= 0:
+            self._check_epoch(first)
         if first.producer_id >= 0 and first.base_sequence >= 0:
             dup = self._check_sequence(headers)
             if dup is not None:
@@ -166,6 +179,7 @@ class PartitionLog:
         for h in headers:
             self._index(h, seg_no, pos)
             self._track_producer(h)
+            self._track_transaction(h, data, pos - seg.size)
             pos += h.length
             self.records_in += h.record_count
         seg.size = pos
@@ -175,6 +189,64 @@ class PartitionLog:
         self._wake()
         return AppendResult(base, stamped)
 
+    def write_marker(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        leader_epoch: int,
+        coordinator_epoch: int = 0,
+    ) -> int:
+        """Append a COMMIT or ABORT marker for ``producer_id`` (the coordinator's
+        WriteTxnMarkers); returns its offset. A marker from an older epoch than the producer's
+        current one is refused, as Kafka does (INVALID_PRODUCER_EPOCH)."""
+        state = self.producers.get(producer_id)
+        if state is not None and producer_epoch < state.epoch:
+            raise ProduceError(
+                "invalid_producer_epoch",
+                f"marker epoch {producer_epoch} is older than the producer's {state.epoch}",
+            )
+        now_ms = int(time.time() * 1000)
+        batch = batches.build_control_batch(
+            producer_id, producer_epoch, commit, coordinator_epoch, now_ms
+        )
+        result = self.append(batch, leader_epoch)
+        return result.base_offset
+
+    @property
+    def last_stable_offset(self) -> int:
+        """The first offset of the oldest open transaction, or the log end."""
+        return min(self.ongoing.values(), default=self.end_offset)
+
+    def aborted_between(self, start: int, end: int) -> list[tuple[int, int]]:
+        """(producer id, first offset) of aborted transactions that overlap [start, end):
+        what a READ_COMMITTED fetch of that range needs to drop their records."""
+        return [(pid, first) for pid, first, last in self.aborted if last >= start and first < end]
+
+    def _track_transaction(self, h: BatchHeader, data: bytes, pos: int) -> None:
+        if not h.is_transactional or h.producer_id < 0:
+            return
+        if not h.is_control:
+            self.ongoing.setdefault(h.producer_id, h.base_offset)
+            return
+        kind = batches.control_type(data, pos)
+        state = self.producers.get(h.producer_id)
+        if state is None or h.producer_epoch > state.epoch:
+            # a marker with a bumped epoch (fencing) restarts the producer's sequences
+            self.producers[h.producer_id] = ProducerState(h.producer_epoch)
+        first = self.ongoing.pop(h.producer_id, None)
+        if kind == batches.CONTROL_ABORT and first is not None:
+            self.aborted.append((h.producer_id, first, h.base_offset))
+
+    def _check_epoch(self, h: BatchHeader) -> None:
+        """Any batch of a producer older than its current epoch (bumped by a newer session or
+        a fencing marker) is refused, sequence or not, as Kafka's ProducerStateManager does."""
+        state = self.producers.get(h.producer_id)
+        if state is not None and h.producer_epoch < state.epoch:
+            raise ProduceError(
+                "invalid_producer_epoch", f"producer epoch {h.producer_epoch} is fenced"
+            )
+
     def _check_sequence(self, headers: list[BatchHeader]) -> int | None:
         """Kafka's idempotence rules, per producer id: returns the original base offset for a
         duplicate batch, None to append, or raises ProduceError."""
@@ -182,10 +254,6 @@ class PartitionLog:
         state = self.producers.get(h.producer_id)
         if state is None or h.producer_epoch > state.epoch:
             return None  # a new producer, or a bumped epoch that restarts its sequences
-        if h.producer_epoch < state.epoch:
-            raise ProduceError(
-                "invalid_producer_epoch", f"producer epoch {h.producer_epoch} is fenced"
-            )
         last_seq = headers[-1].last_sequence
         for first_seq, seq_end, base, _ in state.batches:
             if first_seq == h.base_sequence and seq_end == last_seq:
@@ -224,15 +292,18 @@ class PartitionLog:
 
     # --- reading ----------------------------------------------------------------------------------
 
-    def read(self, offset: int, max_bytes: int) -> bytes:
+    def read(self, offset: int, max_bytes: int, max_offset: int | None = None) -> bytes:
         """Whole batches starting with the one that holds ``offset``, up to ``max_bytes`` but
-        always at least one batch (KIP-74), all from one segment file."""
+        always at least one batch (KIP-74), all from one segment file. ``max_offset`` (the LSO
+        for READ_COMMITTED) excludes batches at or beyond it."""
         i = bisect_left(self._last, offset)
-        if i >= len(self._last):
+        if i >= len(self._last) or (max_offset is not None and self._base[i] >= max_offset):
             return b""
         seg_no, start = self._seg[i], self._pos[i]
         length, j = self._len[i], i + 1
         while j < len(self._last) and self._seg[j] == seg_no:
+            if max_offset is not None and self._base[j] >= max_offset:
+                break
             if length + self._len[j] > max_bytes:
                 break
             length += self._len[j]
@@ -264,6 +335,37 @@ class PartitionLog:
                         break
         return best
 
+    # --- compaction support (cleaner.py) ----------------------------------------------------
+
+    def segment_data(self, seg_no: int) -> bytes:
+        return _read_all(self.segments[seg_no].fd)
+
+    def replace_segment(self, seg_no: int, data: bytes) -> None:
+        """Swap a closed segment's content for its cleaned version (same offsets, fewer
+        records) atomically, then rebuild the index from the files."""
+        if seg_no >= len(self.segments) - 1:
+            raise ValueError("the active segment is never rewritten")
+        seg = self.segments[seg_no]
+        tmp = seg.path + ".cleaned"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        _write_all(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+        os.replace(tmp, seg.path)
+        os.close(seg.fd)
+        seg.fd = os.open(seg.path, os.O_RDWR | os.O_APPEND)
+        self._reindex()
+
+    def _reindex(self) -> None:
+        for arr in (self._base, self._last, self._maxts, self._pos, self._len, self._seg):
+            del arr[:]
+        self.producers.clear()
+        self.ongoing.clear()
+        self.aborted.clear()
+        for seg_no, seg in enumerate(self.segments):
+            self._recover_segment(seg_no, seg)
+        self.aborted = [a for a in self.aborted if a[2] >= self.log_start_offset]
+
     # --- waiting for data (Fetch long-poll) -------------------------------------------------------
 
     def add_waiter(self, fut: asyncio.Future) -> None:
@@ -288,6 +390,7 @@ class PartitionLog:
         if before_offset <= self.log_start_offset:
             return self.log_start_offset
         self.log_start_offset = before_offset
+        self.aborted = [a for a in self.aborted if a[2] >= before_offset]
         _atomic_write(os.path.join(self.path, LOG_START_FILE), str(before_offset))
         # A segment can go when the next one starts at or before the new start offset.
         drop = 0

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 
 from streamlab.kafka.protocol import batches
 
@@ -211,6 +212,17 @@ def clients(emulator) -> list[dict]:
     return out
 
 
+def client_ids(emulator) -> list[dict]:
+    """Per client.id: connections open now and opened since the broker started. Connections
+    close when their client does, so only the second number shows short-lived clients."""
+    open_now = Counter(c.client_id for c in emulator.connections.values())
+    opened = getattr(emulator, "connections_opened", Counter())
+    return [
+        {"client_id": cid, "connections_open": open_now.get(cid, 0), "connections_opened": n}
+        for cid, n in sorted(opened.items(), key=lambda kv: str(kv[0]))
+    ]
+
+
 def groups(emulator) -> list[dict]:
     """The group coordinator's snapshot (state, members, offsets and lag) when it is loaded."""
     coordinator = getattr(emulator, "coordinator", None)
@@ -274,6 +286,9 @@ class ObserveClient:
 
     def clients(self) -> list[dict]:
         return self._call("GET", "/api/clients")
+
+    def client_ids(self) -> list[dict]:
+        return self._call("GET", "/api/client-ids")
 
     def groups(self) -> list[dict]:
         return self._call("GET", "/api/groups")

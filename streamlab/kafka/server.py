@@ -169,6 +169,7 @@ class BrokerListener:
             return False
         if conn.client_id is None:
             conn.client_id = request.client_id
+            self.emulator.connections_opened[request.client_id] += 1
         conn.requests[ApiKey(api_key).name] += 1
         ctx = RequestContext(
             self.emulator,
@@ -203,6 +204,9 @@ class Emulator:
         num_partitions: int = 1,
         group_initial_rebalance_delay_ms: int = 0,
         offsets_topic_partitions: int = 50,
+        transaction_topic_partitions: int = 50,
+        transaction_abort_interval_ms: int = 10_000,
+        log_cleaner_backoff_ms: int = 15_000,
     ) -> None:
         ports = ports or [9092]
         # Kafka's default is 3000 ms; 0 keeps a lesson's first consumer snappy.
@@ -214,11 +218,15 @@ class Emulator:
             auto_create=auto_create,
             num_partitions=num_partitions,
             offsets_topic_partitions=offsets_topic_partitions,
+            transaction_topic_partitions=transaction_topic_partitions,
         )
         self.listeners = {b.node_id: BrokerListener(self, b) for b in brokers}
         self.sasl_users = sasl_users
         self.connections: dict[int, Connection] = {}
         self.conn_ids = itertools.count(1)
+        # client.id -> connections ever opened with it (open ones are in ``connections``): a
+        # client created per Lambda invocation shows here after its connections are gone
+        self.connections_opened: Counter = Counter()
         self.requests_total = 0
         self.started_at = time.time()
         self.coordinator = None  # set by the group coordinator module when present
@@ -230,6 +238,16 @@ class Emulator:
             pass
         else:
             self.coordinator = GroupCoordinator(self)
+        from streamlab.kafka.coordinator.transactions import TransactionCoordinator
+
+        # After the group coordinator: completing a transaction left half-done by a crash
+        # writes markers to __consumer_offsets through it.
+        self.transactions = TransactionCoordinator(
+            self.cluster, self.coordinator, transaction_abort_interval_ms
+        )
+        from streamlab.kafka.cleaner import LogCleaner
+
+        self.cleaner = LogCleaner(self.cluster, log_cleaner_backoff_ms)  # cleanup.policy=compact
 
     async def start(self) -> None:
         for listener in self.listeners.values():
@@ -237,8 +255,12 @@ class Emulator:
         self.cluster.elect_leaders()
         if self.coordinator is not None and hasattr(self.coordinator, "start"):
             await self.coordinator.start()
+        await self.transactions.start()
+        await self.cleaner.start()
 
     async def stop(self) -> None:
+        await self.cleaner.stop()
+        await self.transactions.stop()
         if self.coordinator is not None and hasattr(self.coordinator, "stop"):
             await self.coordinator.stop()
         for listener in self.listeners.values():

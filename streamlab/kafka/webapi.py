@@ -6,6 +6,7 @@ GET  /api/topics                               every topic with per-partition fi
 GET  /api/topics/{name}                        one topic
 GET  /api/topics/{name}/partitions/{p}/records ?offset=&limit= peek at records
 GET  /api/clients                              open connections: client.id, principal, requests
+GET  /api/client-ids                           per client.id: connections open and ever opened
 GET  /api/groups, /api/groups/{id}             consumer groups, members, offsets and lag
 POST /api/brokers/{id}/stop|start              fault injection
 
@@ -101,6 +102,10 @@ def make_app(emulator) -> web.Application:
     @routes.get("/api/clients")
     async def clients(_request: web.Request) -> web.Response:
         return _json(observe.clients(emulator))
+
+    @routes.get("/api/client-ids")
+    async def client_ids(_request: web.Request) -> web.Response:
+        return _json(observe.client_ids(emulator))
 
     @routes.get("/api/groups")
     async def groups(_request: web.Request) -> web.Response:

@@ -537,8 +537,8 @@ def test_error_codes_on_the_wire(cluster, admin):
 
     assert wire.call(13, 1, group_id=group, member_id=member).error_code == ErrorCode.none
     assert heartbeat(1, member) == ErrorCode.unknown_member_id
-    txn = wire.call(10, 2, key="some-txn", key_type=1)
-    assert txn.error_code == ErrorCode.coordinator_not_available
+    txn = wire.call(10, 2, key="some-txn", key_type=1)  # the transaction coordinator
+    assert (txn.error_code, txn.node_id) == (ErrorCode.none, 1)
     admin.delete_consumer_groups([group])[group].result(15)
 
 

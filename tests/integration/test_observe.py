@@ -174,12 +174,16 @@ def test_clients_show_connections_and_request_counts(cluster, obs, admin):
         assert c["bytes_in"] > 0 and c["bytes_out"] > 0
         assert c["requests_total"] == sum(c["requests"].values())
         assert c["connected_at"].endswith("+00:00")
+    opened = {c["client_id"]: c for c in obs.client_ids()}["obs-producer"]
+    assert opened["connections_open"] == len(mine) <= opened["connections_opened"], opened
     del producer
-    # the producer's connections go away once it is gone
+    # the producer's connections go away once it is gone; the count of opened ones stays
     deadline = time.monotonic() + WAIT
     while any(c["client_id"] == "obs-producer" for c in obs.clients()):
         assert time.monotonic() < deadline, "connections of a closed client are still listed"
         time.sleep(0.1)
+    after = {c["client_id"]: c for c in obs.client_ids()}["obs-producer"]
+    assert after == {**opened, "connections_open": 0}, after
 
 
 def test_groups_show_members_offsets_and_lag(cluster, obs, admin):

@@ -14,6 +14,7 @@ import uuid
 from kio.schema.errors import ErrorCode
 
 from streamlab.kafka.apis import ApiKey, RequestContext, handles
+from streamlab.kafka.protocol.batches import iter_batches
 
 READ_COMMITTED = 1
 
@@ -60,7 +61,7 @@ def _collect(ctx: RequestContext, req):
             if topic is not None and 0 <= fp.partition < len(topic.partitions):
                 p = topic.partitions[fp.partition]
 
-            def answer(code, records=b"", p=p, fp=fp):  # never null: librdkafka can't parse it
+            def answer(code, records=b"", aborted=(), p=p, fp=fp):  # never null records
                 plog = p.log if p is not None else None
                 hw = plog.end_offset if plog else -1
                 return ctx.new(
@@ -68,9 +69,9 @@ def _collect(ctx: RequestContext, req):
                     partition_index=fp.partition,
                     error_code=code,
                     high_watermark=hw,
-                    last_stable_offset=hw,
+                    last_stable_offset=plog.last_stable_offset if plog else -1,
                     log_start_offset=plog.log_start_offset if plog else -1,
-                    aborted_transactions=() if read_committed else None,
+                    aborted_transactions=aborted if read_committed else None,
                     preferred_read_replica=-1,
                     records=records,
                 )
@@ -102,13 +103,22 @@ def _collect(ctx: RequestContext, req):
             logs.append(plog)
             budget = min(int(fp.partition_max_bytes), max_bytes - total)
             records = b""
+            # READ_COMMITTED reads stop at the last stable offset (open transactions).
+            limit = plog.last_stable_offset if read_committed else None
             if offset < plog.end_offset:
                 # KIP-74: the first partition with data gets at least one batch
-                records = plog.read(offset, budget if total > 0 else max(budget, 1))
+                records = plog.read(offset, budget if total > 0 else max(budget, 1), limit)
                 if total > 0 and len(records) > budget:
                     records = b""
+            aborted = ()
+            if read_committed and records and plog.aborted:
+                upper = max(h.next_offset for _, h in iter_batches(records))
+                aborted = tuple(
+                    ctx.new("AbortedTransaction", producer_id=pid, first_offset=first)
+                    for pid, first in plog.aborted_between(offset, upper)
+                )
             total += len(records)
-            parts.append(answer(ErrorCode.none, records))
+            parts.append(answer(ErrorCode.none, records, aborted))
         if by_id:
             responses.append(
                 ctx.new(

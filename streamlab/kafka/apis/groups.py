@@ -108,7 +108,12 @@ def _assignment(data: bytes) -> Assignment:
 def _find(ctx: RequestContext, key_type: int, key: str):
     """(error, message, broker or None)"""
     if key_type == KEY_TYPE_TRANSACTION:
-        return ErrorCode.coordinator_not_available, "Transactions are not supported.", None
+        # The leader of the id's __transaction_state partition (created on first use). Kafka
+        # answers an empty id too; InitProducerId refuses it.
+        broker = ctx.cluster.txn_coordinator_for(key)
+        if broker is None:
+            return ErrorCode.coordinator_not_available, "The coordinator is not available.", None
+        return ErrorCode.none, None, broker
     if key_type != KEY_TYPE_GROUP:
         return ErrorCode.invalid_request, f"Unsupported key type {key_type}.", None
     # The leader of the group's __consumer_offsets partition (the topic is created on first use).

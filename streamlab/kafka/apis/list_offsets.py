@@ -1,4 +1,5 @@
-"""ListOffsets (2): earliest (-2), latest (-1), max timestamp (-3), or by timestamp."""
+"""ListOffsets (2): earliest (-2), latest (-1; the last stable offset for READ_COMMITTED),
+max timestamp (-3), or by timestamp."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ EARLIEST, LATEST, MAX_TIMESTAMP = -2, -1, -3
 
 @handles(ApiKey.LIST_OFFSETS)
 async def list_offsets(ctx: RequestContext, req) -> object:
+    committed = int(getattr(req, "isolation_level", 0)) == 1  # READ_COMMITTED
     topics = []
     for t in req.topics:
         parts = []
@@ -47,7 +49,9 @@ async def list_offsets(ctx: RequestContext, req) -> object:
             if ts == EARLIEST:
                 parts.append(answer(ErrorCode.none, -1, p.log.log_start_offset, p.leader_epoch))
             elif ts == LATEST:
-                parts.append(answer(ErrorCode.none, -1, p.log.end_offset, p.leader_epoch))
+                # READ_COMMITTED sees the end as the last stable offset
+                end = p.log.last_stable_offset if committed else p.log.end_offset
+                parts.append(answer(ErrorCode.none, -1, end, p.leader_epoch))
             elif ts == MAX_TIMESTAMP:
                 offset, found_ts = p.log.max_timestamp()
                 parts.append(answer(ErrorCode.none, found_ts, offset, p.leader_epoch))

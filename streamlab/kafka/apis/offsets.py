@@ -66,7 +66,9 @@ async def offset_commit(ctx: RequestContext, req) -> object:
     return ctx.response(topics=tuple(topics))
 
 
-def _fetch_group(ctx: RequestContext, group_id: str, topics, batched: bool):
+def _fetch_group(
+    ctx: RequestContext, group_id: str, topics, batched: bool, require_stable: bool = False
+):
     """(error, [(topic, [partition entity, ...])]) for one group of an OffsetFetch."""
     partition_entity = (
         "OffsetFetchResponsePartitions" if batched else "OffsetFetchResponsePartition"
@@ -81,7 +83,13 @@ def _fetch_group(ctx: RequestContext, group_id: str, topics, batched: bool):
         error = ErrorCode.none
         found = ctx.emulator.coordinator.fetch_offsets(group_id, requested)
 
-    def entity(p: int, o, partition_error: ErrorCode):
+    coordinator = ctx.emulator.coordinator
+
+    def entity(t: str, p: int, o, partition_error: ErrorCode):
+        # KIP-447: an offset still pending in an open transaction is not handed out.
+        pending = require_stable and error == ErrorCode.none
+        if pending and coordinator.has_pending_offsets(group_id, t, p):
+            partition_error, o = ErrorCode.unstable_offset_commit, None
         return ctx.new(
             partition_entity,
             partition_index=p,
@@ -93,7 +101,7 @@ def _fetch_group(ctx: RequestContext, group_id: str, topics, batched: bool):
 
     # v0/v1 have no group-level error code: the error goes on every partition.
     partition_error = error if ctx.api_version < 2 else ErrorCode.none
-    return error, _by_topic((t, entity(p, o, partition_error)) for t, p, o in found)
+    return error, _by_topic((t, entity(t, p, o, partition_error)) for t, p, o in found)
 
 
 @handles(ApiKey.OFFSET_FETCH)
@@ -101,7 +109,9 @@ async def offset_fetch(ctx: RequestContext, req) -> object:
     if ctx.api_version >= 8:
         groups = []
         for g in req.groups:
-            error, topics = _fetch_group(ctx, g.group_id, g.topics, batched=True)
+            error, topics = _fetch_group(
+                ctx, g.group_id, g.topics, True, bool(getattr(req, "require_stable", False))
+            )
             groups.append(
                 ctx.new(
                     "OffsetFetchResponseGroup",
@@ -114,7 +124,9 @@ async def offset_fetch(ctx: RequestContext, req) -> object:
                 )
             )
         return ctx.response(groups=tuple(groups))
-    error, topics = _fetch_group(ctx, req.group_id, req.topics, batched=False)
+    error, topics = _fetch_group(
+        ctx, req.group_id, req.topics, False, bool(getattr(req, "require_stable", False))
+    )
     return ctx.response(
         error_code=error,
         topics=tuple(

@@ -1,4 +1,4 @@
-"""Produce (0) and InitProducerId (22).
+"""Produce (0). (InitProducerId lives with the transaction APIs.)
 
 A batch is appended as the producer sent it (see protocol/batches.py). Errors per partition are
 Kafka's: unknown partition, not the leader, too few in-sync replicas for acks=all, a corrupt or
@@ -74,6 +74,9 @@ def _produce_partition(ctx: RequestContext, topic_name: str, pd, acks: int):
     records = pd.records
     if not records:
         return answer(ErrorCode.corrupt_message, message="empty record set")
+    refused = _check_transactional(ctx, records, topic_name, pd.index)
+    if refused is not None:
+        return answer(ErrorCode[refused[0]], message=refused[1])
     max_bytes = int(topic.config("max.message.bytes"))
     if len(records) > max_bytes + 12 and _largest_batch(records) > max_bytes:
         return answer(
@@ -119,18 +122,19 @@ def _check_timestamps(records: bytes, topic, now_ms: int) -> None:
             )
 
 
-@handles(ApiKey.INIT_PRODUCER_ID)
-async def init_producer_id(ctx: RequestContext, req) -> object:
-    if req.transactional_id is not None:
-        # Transactions are not advertised; a client that tries anyway gets a clear refusal.
-        return ctx.response(
-            error_code=ErrorCode.transactional_id_authorization_failed,
-            producer_id=-1,
-            producer_epoch=-1,
-        )
-    pid, epoch = int(getattr(req, "producer_id", -1)), int(getattr(req, "producer_epoch", -1))
-    if pid >= 0 and 0 <= epoch < 32767:
-        return ctx.response(error_code=ErrorCode.none, producer_id=pid, producer_epoch=epoch + 1)
-    return ctx.response(
-        error_code=ErrorCode.none, producer_id=ctx.cluster.allocate_producer_id(), producer_epoch=0
-    )
+def _check_transactional(ctx: RequestContext, records: bytes, topic: str, index: int):
+    """(error, message) for batches Kafka refuses before appending: control batches from a
+    client, and transactional batches for a partition their transaction has not added
+    (Kafka 4.x verifies this with the coordinator, KIP-890 part 1)."""
+    from streamlab.kafka.protocol.batches import iter_batches
+
+    for _, h in iter_batches(bytes(records)):
+        if h.is_control:
+            return "invalid_record", "Clients are not allowed to write control records"
+        if h.is_transactional:
+            error = ctx.emulator.transactions.verify(
+                h.producer_id, h.producer_epoch, (topic, index)
+            )
+            if error != "none":
+                return error, f"producer {h.producer_id}: no open transaction with this partition"
+    return None

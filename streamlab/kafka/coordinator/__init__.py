@@ -13,6 +13,10 @@ Modules: ``state.py`` (states, the rules table, groups, members, values in and o
 (Kafka's ``__consumer_offsets`` keys, values and batches, and which partition holds a group) and
 ``storage.py`` (writes them to that internal topic before a change is acknowledged, replays it
 on start). A group's coordinator is the leader of its ``__consumer_offsets`` partition.
+Transactions live next door: ``transactions.py`` (``TransactionCoordinator``: transactional ids,
+epochs and fencing, commit/abort with markers, timeouts) and ``txn_records.py`` (Kafka's
+``__transaction_state`` records); TxnOffsetCommit offsets wait in ``storage.py`` as
+transactional records until their transaction's marker.
 
 Group states (each state's answers are the data in ``state.STATE_RULES``)::
 

@@ -615,6 +615,58 @@ class GroupCoordinator:
             errors = ["coordinator_not_available" if x == NONE else x for x in errors]
         return errors
 
+    def txn_commit_offsets(
+        self,
+        group_id: str,
+        producer_id: int,
+        producer_epoch: int,
+        generation: int,
+        member_id: str,
+        offsets: list[OffsetCommitEntry],
+        *,
+        group_instance_id: str | None = None,
+    ) -> list[str]:
+        """TxnOffsetCommit: one error code per entry. The offsets are written as part of the
+        producer's transaction and become visible to the group only with its COMMIT marker.
+        A producer that sends no group metadata (generation -1, no member) is not checked
+        against the group's members, as in Kafka's validateOffsetCommit."""
+        if not group_id:
+            return ["invalid_group_id"] * len(offsets)
+        group = self.groups.get(group_id)
+        if group is None:
+            group = self.groups[group_id] = Group(group_id, self.now_ms())
+        anonymous = generation < 0 and not member_id and group_instance_id is None
+        if not anonymous:
+            error = self._validate_commit(group, generation, member_id, group_instance_id)
+            if error:
+                return [error] * len(offsets)
+        elif group.state is DEAD:
+            return ["coordinator_not_available"] * len(offsets)
+        now = self.now_ms()
+        errors: list[str] = []
+        accepted: dict[tuple[str, int], CommittedOffset] = {}
+        for e in offsets:
+            if self.cluster.partition(e.topic, e.partition) is None:
+                errors.append("unknown_topic_or_partition")
+            elif e.metadata is not None and len(e.metadata) > MAX_METADATA_CHARS:
+                errors.append("offset_metadata_too_large")
+            else:
+                errors.append(NONE)
+                accepted[(e.topic, e.partition)] = CommittedOffset(
+                    e.offset, e.leader_epoch, e.metadata or "", now
+                )
+        try:
+            self.store.txn_commit(group_id, producer_id, producer_epoch, accepted)
+        except OSError as exc:
+            log.error("group '%s': cannot write transactional offsets: %s", group_id, exc)
+            errors = ["coordinator_not_available" if x == NONE else x for x in errors]
+        return errors
+
+    def has_pending_offsets(self, group_id: str, topic: str, partition: int) -> bool:
+        """An open transaction holds an uncommitted offset for this partition (OffsetFetch
+        with require_stable answers UNSTABLE_OFFSET_COMMIT then, KIP-447)."""
+        return self.store.has_pending(group_id, (topic, partition))
+
     def _validate_commit(
         self, group: Group, generation: int, member_id: str, instance_id: str | None
     ) -> str | None:

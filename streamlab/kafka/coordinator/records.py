@@ -367,11 +367,20 @@ def _zigzag(v: int, out: bytearray) -> None:
     out.append(v)
 
 
-def build_batch(records: list[tuple[bytes, bytes | None]], timestamp_ms: int) -> bytes:
+def build_batch(
+    records: list[tuple[bytes, bytes | None]],
+    timestamp_ms: int,
+    producer_id: int = -1,
+    producer_epoch: int = -1,
+) -> bytes:
     """One uncompressed magic-v2 batch of ``(key, value)`` records, all stamped
     ``timestamp_ms``, as Kafka's coordinator writes them: no producer (id and epoch -1, base
     sequence 0), CreateTime, no headers. BaseOffset and PartitionLeaderEpoch are left 0 / -1
-    for the log to set on append (both lie outside the CRC)."""
+    for the log to set on append (both lie outside the CRC).
+
+    With a ``producer_id`` the batch is transactional (TxnOffsetCommit's offsets: they count
+    only once the transaction's COMMIT marker follows in the same partition), without a
+    sequence, as Kafka's coordinator writes it."""
     if not records:
         raise ValueError("a batch needs at least one record")
     body = bytearray()
@@ -391,7 +400,21 @@ def build_batch(records: list[tuple[bytes, bytes | None]], timestamp_ms: int) ->
         body += rec
     n = len(records)
     # Attributes .. RecordCount (the CRC-covered part of the header), then the records.
-    covered = struct.pack(">hiqqqhii", 0, n - 1, timestamp_ms, timestamp_ms, -1, -1, 0, n) + body
+    attributes, sequence = (0x10, -1) if producer_id >= 0 else (0, 0)
+    covered = (
+        struct.pack(
+            ">hiqqqhii",
+            attributes,
+            n - 1,
+            timestamp_ms,
+            timestamp_ms,
+            producer_id,
+            producer_epoch,
+            sequence,
+            n,
+        )
+        + body
+    )
     crc = crc32c.crc32c(covered)
     # BaseOffset, BatchLength (bytes after this field), PartitionLeaderEpoch, Magic, CRC
     return struct.pack(">qiibI", 0, 9 + len(covered), -1, 2, crc) + covered

@@ -64,6 +64,9 @@ class OffsetsTopicStore:
         self.cluster = cluster
         self.offsets: dict[str, dict[TopicPartition, CommittedOffset]] = {}
         self.groups: dict[str, GroupValue] = {}
+        # TxnOffsetCommit offsets waiting for their transaction's end:
+        # producer id -> group -> partition -> offset
+        self.pending: dict[int, dict[str, dict[TopicPartition, CommittedOffset]]] = {}
         self.loaded_records = 0
         self.load()
         self._migrate_journal()
@@ -109,18 +112,66 @@ class OffsetsTopicStore:
         self.groups.pop(group, None)
         self.offsets.pop(group, None)
 
+    def has_pending(self, group: str, tp: TopicPartition) -> bool:
+        return any(tp in groups.get(group, {}) for groups in self.pending.values())
+
+    def txn_commit(
+        self,
+        group: str,
+        producer_id: int,
+        producer_epoch: int,
+        offsets: dict[TopicPartition, CommittedOffset],
+    ) -> None:
+        """TxnOffsetCommit: written as a transactional batch, visible only after COMMIT."""
+        if not offsets:
+            return
+        recs = [_offset_record(group, tp, o) for tp, o in offsets.items()]
+        self._write(group, recs, producer_id, producer_epoch)
+        self.pending.setdefault(producer_id, {}).setdefault(group, {}).update(offsets)
+
+    def complete_txn(
+        self, partition: int, producer_id: int, producer_epoch: int, commit: bool
+    ) -> None:
+        """The transaction coordinator's marker for one ``__consumer_offsets`` partition: the
+        producer's pending offsets of the groups held there become committed, or are dropped."""
+        from streamlab.kafka.cluster import TopicError
+
+        try:
+            topic = self.cluster.offsets_topic()
+            p = topic.partitions[partition]
+            p.log.write_marker(producer_id, producer_epoch, commit, p.leader_epoch)
+        except (TopicError, InvalidBatch, ProduceError, IndexError) as e:
+            raise OSError(f"cannot write a marker to {OFFSETS_TOPIC}-{partition}: {e}") from e
+        groups = self.pending.get(producer_id, {})
+        n = len(self.cluster.topics[OFFSETS_TOPIC].partitions)
+        for group in [g for g in groups if records.partition_for(g, n) == partition]:
+            offsets = groups.pop(group)
+            if commit:
+                self.offsets.setdefault(group, {}).update(offsets)
+        if not groups:
+            self.pending.pop(producer_id, None)
+
     def forget_all(self) -> None:
         """The topic itself was deleted: nothing is stored any more."""
         self.offsets.clear()
         self.groups.clear()
+        self.pending.clear()
 
-    def _write(self, group: str, recs: list[tuple[bytes, bytes | None]]) -> None:
+    def _write(
+        self,
+        group: str,
+        recs: list[tuple[bytes, bytes | None]],
+        producer_id: int = -1,
+        producer_epoch: int = -1,
+    ) -> None:
         from streamlab.kafka.cluster import TopicError  # here: cluster.py imports records.py
 
         try:
             topic = self.cluster.offsets_topic()
             p = topic.partitions[records.partition_for(group, len(topic.partitions))]
-            p.log.append(records.build_batch(recs, int(time.time() * 1000)), p.leader_epoch)
+            now = int(time.time() * 1000)
+            batch = records.build_batch(recs, now, producer_id, producer_epoch)
+            p.log.append(batch, p.leader_epoch)
         except (TopicError, InvalidBatch, ProduceError) as e:
             raise OSError(f"cannot append to {OFFSETS_TOPIC}: {e}") from e
 
@@ -129,18 +180,33 @@ class OffsetsTopicStore:
     def load(self) -> None:
         """Replay every partition of ``__consumer_offsets`` (if it exists) from its start. Only
         the last value per key matters, so raw bytes are collected first and just those
-        values decoded (like reading the log after compaction)."""
+        values decoded (like reading the log after compaction). Transactional offsets
+        (TxnOffsetCommit) count from their COMMIT marker on, are dropped at an ABORT marker,
+        and stay pending while their transaction is still open."""
         topic = self.cluster.topics.get(OFFSETS_TOPIC)
         if topic is None:
             return
         started = time.perf_counter()
         latest: dict[bytes | None, bytes | None] = {}
+        open_txns: dict[int, list[tuple[bytes | None, bytes | None]]] = {}
         for p in topic.partitions:
-            for key, value in _read_records(p.log):
-                if key is not None and key[:2] == b"\x00\x00":
-                    key = b"\x00\x01" + key[2:]  # OffsetCommitKey v0 = v1: one key
-                latest[key] = value
-                self.loaded_records += 1
+            for h, kind, recs in _read_batches(p.log):
+                if kind is not None:
+                    done = open_txns.pop(h.producer_id, [])
+                    if kind == batches.CONTROL_COMMIT:
+                        latest.update(done)
+                    continue
+                target = latest
+                if h.is_transactional:
+                    target = open_txns.setdefault(h.producer_id, [])
+                for key, value in recs:
+                    if key is not None and key[:2] == b"\x00\x00":
+                        key = b"\x00\x01" + key[2:]  # OffsetCommitKey v0 = v1: one key
+                    if target is latest:
+                        latest[key] = value
+                    else:
+                        target.append((key, value))
+                    self.loaded_records += 1
         bad = 0
         for key, value in latest.items():
             try:
@@ -149,14 +215,26 @@ class OffsetsTopicStore:
                 bad += 1
                 if bad <= 5:  # e.g. written by a "__admin_client" producer
                     log.warning("%s: record ignored: %s", OFFSETS_TOPIC, e)
+        for pid, recs in open_txns.items():
+            for key, value in recs:
+                try:
+                    k, v = records.decode_record(key, value)
+                except RecordError:
+                    continue
+                if isinstance(k, OffsetKey) and v is not None:
+                    pending = self.pending.setdefault(pid, {}).setdefault(k.group, {})
+                    pending[(k.topic, k.partition)] = CommittedOffset(
+                        v.offset, v.leader_epoch, v.metadata, v.commit_timestamp
+                    )
         log.info(
-            "loaded %s: %d record(s) in %.2f s -> %d group(s), %d committed offset(s)%s",
+            "loaded %s: %d record(s) in %.2f s -> %d group(s), %d committed offset(s)%s%s",
             OFFSETS_TOPIC,
             self.loaded_records,
             time.perf_counter() - started,
             len(self.group_ids()),
             sum(len(o) for o in self.offsets.values()),
             f", {bad} unreadable record(s) ignored" if bad else "",
+            f", pending offsets of {len(self.pending)} open transaction(s)" if self.pending else "",
         )
 
     def _replay(self, key, value) -> None:
@@ -218,8 +296,9 @@ def _offset_record(group: str, tp: TopicPartition, o: CommittedOffset) -> tuple[
     return records.encode_key(OffsetKey(group, *tp)), records.encode_offset_value(value)
 
 
-def _read_records(plog):
-    """(key, value) of every record in a log, from its start; control batches skipped."""
+def _read_batches(plog):
+    """(header, control type or None, [(key, value), ...]) of every batch in a log, from its
+    start; control batches carry no records here."""
     pos, end = plog.log_start_offset, plog.end_offset
     while pos < end:
         data = plog.read(pos, _READ_CHUNK)
@@ -229,10 +308,14 @@ def _read_records(plog):
         for at, h in batches.iter_batches(data):
             pos = max(pos, h.next_offset)
             if h.is_control:
+                yield h, batches.control_type(data, at), []
                 continue
-            for rec in batches.iter_records(data, at):
-                if rec.offset >= before:
-                    yield rec.key, rec.value
+            recs = [
+                (rec.key, rec.value)
+                for rec in batches.iter_records(data, at)
+                if rec.offset >= before
+            ]
+            yield h, None, recs
         if pos == before:
             return  # nothing whole in this chunk: stop rather than loop
 

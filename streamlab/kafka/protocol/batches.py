@@ -237,3 +237,48 @@ def iter_batches(data: bytes) -> Iterator[tuple[int, BatchHeader]]:
             return
         yield pos, h
         pos += h.length
+
+
+# --- transaction markers (control batches) ------------------------------------------------------
+
+CONTROL_ABORT, CONTROL_COMMIT = 0, 1  # Kafka's ControlRecordType ids
+
+
+def build_control_batch(
+    producer_id: int, producer_epoch: int, commit: bool, coordinator_epoch: int, now_ms: int
+) -> bytes:
+    """One transaction marker as Kafka's ``MemoryRecords.withEndTransactionMarker`` writes it:
+    a transactional control batch (no sequence) holding one record whose key is (version 0,
+    type) and whose value is (version 0, coordinator epoch). BaseOffset and
+    PartitionLeaderEpoch are left for the log to set."""
+    key = struct.pack(">hh", 0, CONTROL_COMMIT if commit else CONTROL_ABORT)
+    value = struct.pack(">hi", 0, coordinator_epoch)
+    # attributes, timestamp delta 0, offset delta 0, key, value, no headers
+    rec = b"\x00\x00\x00" + bytes([len(key) << 1]) + key
+    rec += bytes([len(value) << 1]) + value + b"\x00"
+    body = bytes([len(rec) << 1]) + rec
+    attributes = TRANSACTIONAL_BIT | CONTROL_BIT
+    covered = (
+        struct.pack(">hiqqqhii", attributes, 0, now_ms, now_ms, producer_id, producer_epoch, -1, 1)
+        + body
+    )
+    crc = crc32c.crc32c(covered)
+    return struct.pack(">qiibI", 0, 9 + len(covered), -1, 2, crc) + covered
+
+
+def control_type(batch: bytes | memoryview, pos: int = 0) -> int | None:
+    """CONTROL_COMMIT or CONTROL_ABORT for the control batch at ``pos`` (None if unreadable).
+    Control batches are never compressed; the type is the second int16 of the first key."""
+    h = read_header(batch, pos)
+    try:
+        p = pos + HEADER_SIZE
+        _, p = _varint(batch, p)  # record length
+        p += 1  # attributes
+        _, p = _varint(batch, p)  # timestamp delta
+        _, p = _varint(batch, p)  # offset delta
+        n, p = _varint(batch, p)
+        if n < 4 or p + 4 > pos + h.length:
+            return None
+        return struct.unpack_from(">h", batch, p + 2)[0]
+    except (IndexError, InvalidBatch):
+        return None
