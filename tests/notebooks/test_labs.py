@@ -31,6 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
 LABS = {p.stem: load_lab(p) for p in find_labs(ROOT / "solutions")}
 WELCOME, EVENTS = "00_welcome", "01_events_topics_partitions"
 
+# The first test's setup grades every lab twice (answer key and untouched copy) plus the broken
+# submissions: about 5 minutes on 2 cores, more on a busy machine.
+pytestmark = pytest.mark.timeout(1800)
+
 
 def _broken_welcome() -> str:
     nb = learner_notebook(LABS[WELCOME], keep_solutions=True)
