@@ -1,0 +1,61 @@
+"""streamlab.notebook.windows without a stack: windowed keys as Kafka Streams writes them, the
+current rows of a windowed table (latest value per window, tombstones), and bad keys."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+
+from streamlab.notebook import windows
+
+BASE = 1_767_258_000_000  # 2026-01-01 09:00:00 UTC
+
+
+def _time_key(key: str, start: int) -> bytes:
+    return key.encode() + struct.pack(">q", start)
+
+
+def _session_key(key: str, start: int, end: int) -> bytes:
+    return key.encode() + struct.pack(">qq", end, start)  # Kafka Streams: end, then start
+
+
+def test_time_and_session_keys_decode() -> None:
+    assert windows.decode_window_key(_time_key("ZVV", BASE)) == ("ZVV", BASE, None)
+    assert windows.decode_window_key(_session_key("A", BASE, BASE + 5), session=True) == (
+        "A",
+        BASE,
+        BASE + 5,
+    )
+
+
+@pytest.mark.parametrize("key", [None, b"", b"short"])
+def test_a_key_too_short_for_a_window_is_refused(key) -> None:
+    with pytest.raises(ValueError, match="not a windowed key"):
+        windows.decode_window_key(key)
+    with pytest.raises(ValueError, match="not a windowed key"):
+        windows.decode_window_key(b"12345678", session=True)  # a time key is not a session key
+
+
+def test_window_rows_keep_the_latest_value_and_drop_tombstones(monkeypatch) -> None:
+    records = [
+        (_time_key("B", BASE + 60_000), {"N": 1}),
+        (_time_key("A", BASE), {"N": 1}),
+        (_time_key("A", BASE), {"N": 2}),
+        (_time_key("C", BASE), {"N": 1}),
+        (_time_key("C", BASE), None),  # a tombstone: the row is gone
+    ]
+    rows = [{"key": k, "value": None if v is None else json.dumps(v).encode()} for k, v in records]
+    monkeypatch.setattr(windows, "read_topic", lambda topic, timeout=15: rows)
+    assert windows.window_rows("T", size_ms=60_000) == [
+        {"KEY": "A", "WINDOWSTART": BASE, "WINDOWEND": BASE + 60_000, "N": 2},
+        {"KEY": "B", "WINDOWSTART": BASE + 60_000, "WINDOWEND": BASE + 120_000, "N": 1},
+    ]
+    updates = windows.window_updates("T")
+    assert [u["DELETED"] for u in updates] == [False, False, False, False, True]
+    assert updates[0]["WINDOWEND"] is None  # a time window's end is not in the key
+
+
+def test_times_print_as_utc() -> None:
+    assert windows.hhmmss(BASE + 65_000) == "09:01:05"
