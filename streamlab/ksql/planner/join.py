@@ -85,6 +85,9 @@ class JoinStep(steps.ExecutionStep):
     after_ms: int = 0
     grace_ms: int | None = None
     synthetic_key: bool = False
+    #: stream-stream: Kafka Streams' names of the window stores (this side, other side and,
+    #: with a GRACE PERIOD, the outer join's shared store), as in :func:`internal_topics`
+    window_stores: tuple[str, ...] = ()
 
     @property
     def is_table(self) -> bool:
@@ -385,6 +388,9 @@ def _join_step(info: JoinInfo, key_name: str, key_type, left_step, right_step) -
         after_ms=within.after_ms if within else 0,
         grace_ms=within.grace_ms if within else None,
         synthetic_key=info.synthetic,
+        window_stores=tuple(
+            t.removesuffix("-changelog") for t in internal_topics(info) if t.startswith("KSTREAM-")
+        ),
     )
 
 

@@ -17,20 +17,38 @@ Semantics follow Kafka Streams as ksqlDB runs it with the record cache off (QTT)
 * session windows: a record merges every session of its key within ``gap``; under EMIT CHANGES
   each merged-away session is deleted with a tombstone first; EMIT FINAL emits a session once
   ``end < streamTime - grace``.
+
+Nothing is kept between records outside the stores, so a restore of their changelogs brings
+an operator back exactly (``tests/ksql/test_operator_restore.py``):
+
+==================================== ===========================================================
+store                                entries
+==================================== ===========================================================
+``Aggregate-Aggregate-Materialize``  the aggregates (windows stay after they close, until
+                                     retention: pull queries read them)
+``KsqlTopic-Reduce``                 table aggregation: each source key's current row
+``Aggregate-Aggregate-StreamTime``   windows: stream time, largest window start seen
+``Suppress-store``                   EMIT FINAL: the windows awaiting their close, in close order
+``Aggregate-HavingFilter``           HAVING: the keys whose last row passed (owed a tombstone)
+==================================== ===========================================================
 """
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
 from streamlab.ksql.expressions import ExpressionCompiler
 from streamlab.ksql.formats import WindowType
 from streamlab.ksql.planner.aggregate import Aggregate, Having
+from streamlab.ksql.runtime.buffer import TimeOrderedBuffer
 from streamlab.ksql.runtime.operators import _BUILDERS, Processor, QueryContext
 from streamlab.ksql.runtime.records import Row
+from streamlab.ksql.runtime.streamtime import Clocks, expiry_due
 from streamlab.ksql.runtime.windows import Window, time_windows
-from streamlab.ksql.state import Store, key_order, open_store
+from streamlab.ksql.state import Store, open_store
+
+#: the EMIT FINAL suppression buffer (Kafka Streams: ``<suppress name>-store``)
+SUPPRESS_STORE = "Suppress-store"
 
 
 class AggregateProcessor(Processor):
@@ -166,19 +184,27 @@ class TableAggregateProcessor(AggregateProcessor):
 
 
 class TimeWindowAggregateProcessor(AggregateProcessor):
-    """TUMBLING / HOPPING windows; state keyed by ``(group key, window start)``."""
+    """TUMBLING / HOPPING windows; state keyed by ``(group key, window start)``.
+
+    Every piece of state is in a store: the windows in ``Aggregate-Aggregate-Materialize``
+    (kept after they close, until retention, so pull queries see them), stream time and the
+    largest window start seen in ``Aggregate-Aggregate-StreamTime``, and under EMIT FINAL the
+    windows awaiting their close in ``Suppress-store`` (the suppression buffer; ksqlDB names
+    its suppress operator ``Suppress``, Kafka Streams its buffer ``<name>-store``).
+    """
 
     def __init__(self, step: Aggregate, context: QueryContext, store: Store | None = None):
         super().__init__(step, context, store)
         window = step.window
         assert window is not None
         self.window = window
-        self.stream_time = -1
-        self.max_start = -1
-        # EMIT FINAL: open windows by end time, so closing them does not scan the store
-        # (a restored store must rebuild this index from its entries)
-        self.open_windows: list[tuple[int, int, int, tuple[Any, ...]]] = []
-        self.sequence = 0
+        self.clocks = Clocks(context, "Aggregate-Aggregate-StreamTime")
+        # EMIT FINAL: (window end, start, partition, *group key) -> 1, in close order
+        self.buffer = (
+            TimeOrderedBuffer(open_store(context, SUPPRESS_STORE)) if window.emit_final else None
+        )
+        self.retention = max(window.retention_ms, window.size_ms + window.grace_ms)
+        self.swept: dict[int, int] = {}
 
     def process(self, row: Row) -> None:
         if row.value is None:
@@ -188,8 +214,8 @@ class TimeWindowAggregateProcessor(AggregateProcessor):
             return
         spec = self.window
         timestamp = row.timestamp
-        self.stream_time = max(self.stream_time, timestamp)
-        close_time = self.stream_time - spec.grace_ms
+        stream_time = self.clocks.advance("streamTime", timestamp)
+        close_time = stream_time - spec.grace_ms
         store = self.store.partition(row.partition)
         args = self.arguments(row.value)
         for start in time_windows(timestamp, spec.size_ms, spec.advance_ms):
@@ -198,53 +224,61 @@ class TimeWindowAggregateProcessor(AggregateProcessor):
                 self.context.log.processing_error(
                     self.context.query_id,
                     f"Skipping record for expired window. window=[{start},{end}) "
-                    f"expiration={close_time} streamTime={self.stream_time}",
+                    f"expiration={close_time} streamTime={stream_time}",
                     row.value,
                 )
                 continue
             state_key = (*key, start)
             found = store.get(state_key)
-            if found is None and spec.emit_final:
-                self.sequence += 1
-                heapq.heappush(self.open_windows, (end, self.sequence, row.partition, state_key))
+            if found is None and self.buffer is not None:
+                self.buffer.put((end, start, row.partition, *key), 1)
             accs, ts = found or (self.initial(), timestamp)
             accs = self.add(accs, args)
             ts = max(ts, timestamp)
             store.put(state_key, (accs, ts))
-            self.max_start = max(self.max_start, start)
-            if not spec.emit_final:
+            if spec.emit_final:
+                self.clocks.advance("maxWindowStart", start)
+            else:
                 self.output(key, accs, ts, row, Window(start, end))
         if spec.emit_final:
-            self._emit_closed(store, close_time, row)
+            self._emit_closed(close_time, row)
+        if expiry_due(self.swept, row.partition, stream_time, self.retention):
+            horizon = stream_time - self.retention
+            for state_key, _ in list(store.range()):
+                if state_key[-1] <= horizon:  # as Kafka Streams: by window start
+                    store.delete(state_key)
 
-    def _emit_closed(self, store, close_time: int, row: Row) -> None:
-        spec = self.window
-        closed = []
-        while self.open_windows and self.open_windows[0][0] <= close_time:
-            _, _, partition, state_key = heapq.heappop(self.open_windows)
-            found = self.store.partition(partition).get(state_key)
-            if found is not None:
-                closed.append((state_key[-1], state_key, found[0], found[1], partition))
-        closed.sort(key=lambda c: (c[0], key_order(c[1])))
-        horizon = self.max_start - spec.retention_ms
-        for start, state_key, accs, ts, partition in closed:
-            self.store.partition(partition).delete(state_key)
-            if start < horizon:
+    def _emit_closed(self, close_time: int, row: Row) -> None:
+        assert self.buffer is not None
+        horizon = self.clocks.get("maxWindowStart") - self.window.retention_ms
+        for entry, _ in self.buffer.take(close_time + 1):
+            _, start, partition, *key = entry
+            found = self.store.partition(partition).get((*key, start))
+            if found is None or start < horizon:
                 continue  # fell out of the window store's retention before it closed
-            self.output(state_key[:-1], accs, ts, row, Window(start, start + spec.size_ms))
+            window = Window(start, start + self.window.size_ms)
+            self.output(tuple(key), found[0], found[1], row, window)
 
 
 class SessionWindowAggregateProcessor(AggregateProcessor):
-    """SESSION windows: state per group key is a list of ``(start, end, accs, ts)`` sessions."""
+    """SESSION windows: state per group key is a list of ``(start, end, accs, ts)`` sessions.
+
+    Stores as :class:`TimeWindowAggregateProcessor`; the EMIT FINAL buffer holds
+    ``(session end, partition, *group key, session start)`` for every live session (a merged
+    session's entry is removed, as Kafka Streams' buffer drops a deleted window).
+    """
 
     def __init__(self, step: Aggregate, context: QueryContext, store: Store | None = None):
         super().__init__(step, context, store)
         window = step.window
         assert window is not None
         self.window = window
-        self.stream_time = -1
-        self.open_sessions: list[tuple[int, int, int, tuple[Any, ...]]] = []
-        self.sequence = 0
+        self.clocks = Clocks(context, "Aggregate-Aggregate-StreamTime")
+        self.buffer = (
+            TimeOrderedBuffer(open_store(context, SUPPRESS_STORE)) if window.emit_final else None
+        )
+        self.retention = max(window.retention_ms, window.size_ms + window.grace_ms)
+        self.swept: dict[int, int] = {}
 
     def process(self, row: Row) -> None:
         if row.value is None:
@@ -255,10 +289,10 @@ class SessionWindowAggregateProcessor(AggregateProcessor):
         spec = self.window
         gap = spec.size_ms
         timestamp = row.timestamp
-        self.stream_time = max(self.stream_time, timestamp)
-        close_time = self.stream_time - spec.grace_ms - gap
+        stream_time = self.clocks.advance("streamTime", timestamp)
+        close_time = stream_time - spec.grace_ms - gap
         store = self.store.partition(row.partition)
-        # sessions that ended before the close time have left the store (retention gap+grace)
+        # sessions that ended before the close time take no more records (kept until retention)
         sessions = list(store.get(key) or [])
         merged = [
             s
@@ -271,7 +305,7 @@ class SessionWindowAggregateProcessor(AggregateProcessor):
             self.context.log.processing_error(
                 self.context.query_id,
                 f"Skipping record for expired session. window=[{start},{end}] "
-                f"expiration={close_time} streamTime={self.stream_time}",
+                f"expiration={close_time} streamTime={stream_time}",
                 row.value,
             )
             return
@@ -282,49 +316,44 @@ class SessionWindowAggregateProcessor(AggregateProcessor):
             ts = max(ts, s[3])
         accs = self.add(accs, self.arguments(row.value))
         remaining = [s for s in sessions if s not in merged]
-        if not spec.emit_final:
-            for s in merged:
+        for s in merged:
+            if self.buffer is not None:
+                self.buffer.delete((s[1], row.partition, *key, s[0]))
+            else:
                 window = Window(s[0], s[1], True)
                 self.forward(Row([*key, window], None, s[1], row.partition, row.offset))
         remaining.append((start, end, accs, ts))
         remaining.sort(key=lambda s: s[0])
         store.put(key, remaining)
-        if spec.emit_final:
-            self.sequence += 1
-            heapq.heappush(self.open_sessions, (end, self.sequence, row.partition, key))
-        if not spec.emit_final:
+        if self.buffer is None:
             self.output(key, accs, end, row, Window(start, end, True))
         else:
-            self._emit_closed(store, close_time, row)
+            self.buffer.put((end, row.partition, *key, start), 1)
+            self._emit_closed(close_time, row)
+        if expiry_due(self.swept, row.partition, stream_time, self.retention):
+            horizon = stream_time - self.retention
+            for group, kept in list(store.range()):
+                alive = [s for s in kept if s[1] >= horizon]
+                if not alive:
+                    store.delete(group)
+                elif len(alive) != len(kept):
+                    store.put(group, alive)
 
-    def _emit_closed(self, store, close_time: int, row: Row) -> None:
-        closed = []
-        candidates = []
-        while self.open_sessions and self.open_sessions[0][0] < close_time:
-            _, _, partition, key = heapq.heappop(self.open_sessions)
-            if (partition, key) not in candidates:
-                candidates.append((partition, key))
-        for partition, key in candidates:
-            store = self.store.partition(partition)
-            sessions = store.get(key) or []
-            keep = []
-            for s in sessions:
-                if s[1] < close_time:
-                    closed.append((s[1], key, s))
-                else:
-                    keep.append(s)
-            if len(keep) != len(sessions):
-                if keep:
-                    store.put(key, keep)
-                else:
-                    store.delete(key)
-        closed.sort(key=lambda c: (c[0], key_order(c[1])))
-        for _, key, (start, end, accs, _ts) in closed:
-            self.output(key, accs, end, row, Window(start, end, True))
+    def _emit_closed(self, close_time: int, row: Row) -> None:
+        assert self.buffer is not None
+        for entry, _ in self.buffer.take(close_time):
+            end, partition, *key, start = entry
+            for s in self.store.partition(partition).get(tuple(key)) or []:
+                if s[0] == start and s[1] == end:
+                    self.output(tuple(key), s[2], end, row, Window(start, end, True))
 
 
 class HavingProcessor(Processor):
-    """HAVING: rows that pass are forwarded; a key that stops passing gets one tombstone."""
+    """HAVING: rows that pass are forwarded; a key that stops passing gets one tombstone.
+
+    The keys whose last row passed are in the store ``Aggregate-HavingFilter`` (a window
+    becomes ``start, end`` in the key), so a restore knows which keys need a tombstone.
+    """
 
     def __init__(self, step: Having, context: QueryContext) -> None:
         parent = step.source
@@ -332,15 +361,24 @@ class HavingProcessor(Processor):
         compiler = ExpressionCompiler(parent.columns(), context.functions)
         self.predicate = compiler.compile(step.predicate, "Having")
         self.on_error = context.expression_error("HAVING")
-        self.present: set[tuple[Any, ...]] = set()
+        self.present = open_store(context, "Aggregate-HavingFilter")
+
+    @staticmethod
+    def _state_key(key: list[Any] | None) -> tuple[Any, ...]:
+        if key and isinstance(key[-1], Window):
+            window = key[-1]
+            return (*key[:-1], window.start, window.end)
+        return tuple(key or ())
 
     def process(self, row: Row) -> None:
-        key = tuple(row.key or ())
+        key = self._state_key(row.key)
+        present = self.present.partition(row.partition)
         passes = row.value is not None and self.predicate.evaluate(row.value, self.on_error) is True
         if passes:
-            self.present.add(key)
-        elif key in self.present:
-            self.present.discard(key)
+            if present.get(key) is None:
+                present.put(key, 1)
+        elif present.get(key) is not None:
+            present.delete(key)
             row = Row(row.key, None, row.timestamp, row.partition, row.offset, row.headers)
         else:
             return

@@ -25,8 +25,10 @@ from typing import Any
 
 from streamlab.ksql.expressions import ExpressionCompiler
 from streamlab.ksql.planner.join import DEFAULT_GRACE_TOTAL_MS, JoinStep
+from streamlab.ksql.runtime.buffer import TimeOrderedBuffer
 from streamlab.ksql.runtime.operators import Processor, QueryContext, SourceProcessor
 from streamlab.ksql.runtime.records import Record, Row
+from streamlab.ksql.runtime.streamtime import Clocks, expiry_due
 from streamlab.ksql.state import Store, open_store
 
 
@@ -72,10 +74,10 @@ class JoinProcessor(Processor):
         self.right_nulls = [None] * len(step.right_columns)
         self.on_error = context.expression_error("JOIN key")
         self.join_type = step.join_type
-        self.left_store = open_store(context, "KafkaTopic_Left-Reduce")
-        self.right_store = open_store(context, "KafkaTopic_Right-Reduce")
+        if step.kind != "stream-stream":  # the tables' stores
+            self.left_store = open_store(context, "KafkaTopic_Left-Reduce")
+            self.right_store = open_store(context, "KafkaTopic_Right-Reduce")
         # stream-stream
-        self.stream_time = -1
         self.before = step.before_ms
         self.after = step.after_ms
         window = step.before_ms + step.after_ms
@@ -83,10 +85,13 @@ class JoinProcessor(Processor):
         self.grace = (
             step.grace_ms if step.grace_ms is not None else max(DEFAULT_GRACE_TOTAL_MS - window, 0)
         )
-        self.buffers: dict[bool, dict[Any, list[list[Any]]]] = {True: {}, False: {}}
-        self.pending: list[list[Any]] = []  # [ts, seq, is_left, key, value, row] awaiting close
-        self.sequence = 0
-        self.side_time = {True: -1, False: -1}
+        if step.kind == "stream-stream":
+            this, other, *shared = step.window_stores or _default_window_stores(step)
+            self.windows = {True: open_store(context, this), False: open_store(context, other)}
+            # only outer joins with a GRACE PERIOD use it (ksqlDB names it for any join with one)
+            self.shared = TimeOrderedBuffer(open_store(context, shared[0])) if shared else None
+            self.clocks = Clocks(context, "Join-StreamTime")
+            self.swept: dict[int, int] = {}
 
     # ---- output ---------------------------------------------------------------------------------
 
@@ -189,6 +194,16 @@ class JoinProcessor(Processor):
             self.emit(key, None, None, ts, row)
 
     # ---- stream-stream --------------------------------------------------------------------------
+    #
+    # State (all in stores, so a restore brings it back), named as Kafka Streams names them:
+    # * ``KSTREAM-JOINTHIS|OUTERTHIS-<n>-store`` / ``KSTREAM-JOINOTHER|OUTEROTHER-<n+1>-store``:
+    #   each side's window store, ``(join key,) -> [(ts, seq, value, shared key), ...]`` in
+    #   ``(ts, seq)`` order (seq: arrival order);
+    # * ``KSTREAM-OUTERSHARED-<n>-store`` (outer joins with GRACE): records that have not
+    #   matched yet, ``(ts, seq) -> (is_left, join key, value)``; a match deletes the entry,
+    #   the close of its window emits the NULL-padded row;
+    # * ``Join-StreamTime``: each side store's observed stream time, the join's stream time
+    #   and the arrival counter (see :mod:`streamlab.ksql.runtime.streamtime`).
 
     def _stream_stream(self, row: Row, is_left: bool) -> None:
         if row.value is None:
@@ -197,62 +212,93 @@ class JoinProcessor(Processor):
         if key is None:
             return
         ts = row.timestamp
+        clocks = self.clocks
         # 1. the record enters its own side's window store (KStreamJoinWindow), which has its
-        #    own observed stream time and drops records older than its retention
+        #    own observed stream time and drops records older than its retention (the record
+        #    is put there after the lookup, with its entry in the shared store)
         retention = self.before + self.after + self.grace
-        own_time = max(self.side_time[is_left], ts)
-        self.side_time[is_left] = own_time
-        entry = {"matched": False}
-        own = self.buffers[is_left]
-        if ts >= own_time - retention:
-            kept = [b for b in own.get(key, []) if b[0] >= own_time - retention]
-            kept.append([ts, row.value, entry])
-            own[key] = kept
+        side = "left" if is_left else "right"
+        own_time = clocks.advance(f"{side}StreamTime", ts)
+        seq = clocks.next("sequence")
         # 2. the join: shared stream time, closed outer records, then the lookup
-        self.stream_time = max(self.stream_time, ts)
-        if self.has_grace and ts == self.stream_time:
-            self._emit_closed(row)
-        other_time = self.side_time[not is_left]
+        stream_time = clocks.advance("streamTime", ts)
+        if self.has_grace and ts == stream_time:
+            self._emit_closed(row, stream_time)
+        other_time = clocks.get(f"{'right' if is_left else 'left'}StreamTime")
         if is_left:
             low, high = max(0, ts - self.before), max(0, ts + self.after)
         else:
             low, high = max(0, ts - self.after), max(0, ts + self.before)
+        low = max(low, other_time - retention)  # older records have left the other store
+        other = self.windows[not is_left].partition(0)
+        others = other.get((key,)) or []
         matched = False
-        for other_ts, other_value, other_entry in self.buffers[not is_left].get(key, []):
-            if other_ts < other_time - retention or not low <= other_ts <= high:
+        changed = False
+        for index, (other_ts, other_seq, other_value, shared) in enumerate(others):
+            if not low <= other_ts <= high:
                 continue
             matched = True
-            other_entry["matched"] = True
+            if shared is not None:  # it has matched now: no NULL-padded row at its close
+                assert self.shared is not None
+                self.shared.delete(shared)
+                others[index] = (other_ts, other_seq, other_value, None)
+                changed = True
             if is_left:
                 self.emit(key, row.value, other_value, max(ts, other_ts), row)
             else:
                 self.emit(key, other_value, row.value, max(ts, other_ts), row)
-        entry["matched"] = matched
+        if changed:
+            other.put((key,), others)
         outer = self.join_type == "OUTER" or self.join_type == ("LEFT" if is_left else "RIGHT")
+        shared_key = None
         if outer and not matched:
-            if not self.has_grace or high < self.stream_time:
+            if not self.has_grace or high < stream_time:
                 if is_left:
                     self.emit(key, row.value, None, ts, row)
                 else:
                     self.emit(key, None, row.value, ts, row)
             else:
-                self.sequence += 1
-                self.pending.append([ts, self.sequence, is_left, key, row.value, entry])
+                shared_key = (ts, seq)
+                assert self.shared is not None  # a GRACE PERIOD gives the join a shared store
+                self.shared.put(shared_key, (is_left, key, row.value))
+        own = self.windows[is_left].partition(0)
+        horizon = own_time - retention
+        if ts >= horizon:
+            kept = [e for e in own.get((key,)) or [] if e[0] >= horizon]
+            kept.append((ts, seq, row.value, shared_key))
+            kept.sort(key=lambda e: (e[0], e[1]))
+            own.put((key,), kept)
+        if expiry_due(self.swept, int(is_left), own_time, retention):
+            for entry, entries in list(own.range()):  # keys that got no record for a while
+                alive = [e for e in entries if e[0] >= horizon]
+                if not alive:
+                    own.delete(entry)
+                elif len(alive) != len(entries):
+                    own.put(entry, alive)
 
-    def _emit_closed(self, row: Row) -> None:
-        still = []
-        for item in sorted(self.pending, key=lambda p: (p[0], p[1])):
-            ts, _, is_left, key, value, entry = item
-            look = self.after if is_left else self.before
-            if ts + look + self.grace < self.stream_time:
-                if not entry["matched"]:
-                    if is_left:
-                        self.emit(key, value, None, ts, row)
-                    else:
-                        self.emit(key, None, value, ts, row)
+    def _emit_closed(self, row: Row, stream_time: int) -> None:
+        assert self.shared is not None
+
+        def closed(entry: tuple, buffered: tuple) -> bool:
+            look = self.after if buffered[0] else self.before
+            return entry[0] + look + self.grace < stream_time
+
+        first_open = stream_time - min(self.before, self.after) - self.grace
+        for (ts, _), (is_left, key, value) in self.shared.take(first_open, closed):
+            if is_left:
+                self.emit(key, value, None, ts, row)
             else:
-                still.append(item)
-        self.pending = still
+                self.emit(key, None, value, ts, row)
+
+
+def _default_window_stores(step: JoinStep) -> list[str]:
+    """Kafka Streams' store names for a join planned without them (node 8, no repartition)."""
+    this = "OUTERTHIS" if step.join_type in ("RIGHT", "OUTER") else "JOINTHIS"
+    other = "OUTEROTHER" if step.join_type in ("LEFT", "OUTER") else "JOINOTHER"
+    names = [f"KSTREAM-{this}-0000000008-store", f"KSTREAM-{other}-0000000009-store"]
+    if step.grace_ms is not None:
+        names.append("KSTREAM-OUTERSHARED-0000000008-store")
+    return names
 
 
 def build_join(

@@ -26,6 +26,7 @@ from streamlab.ksql.functions.timeformat import pattern
 from streamlab.ksql.planner import steps
 from streamlab.ksql.runtime.processing_log import ProcessingLog
 from streamlab.ksql.runtime.records import Record, Row
+from streamlab.ksql.runtime.streamtime import Clocks
 from streamlab.ksql.schema import Column, LogicalSchema, Namespace
 from streamlab.ksql.types import SqlBaseType
 
@@ -49,6 +50,8 @@ class QueryContext:
         self.log = log
         self.functions = functions
         self.stream_time = -1
+        # the query's stream time in a store (set by a sink that needs it after a restart)
+        self.stream_clock: Any = None
 
     def expression_error(self, what: str) -> Callable[[CompiledExpression, Exception, Any], None]:
         def report(compiled: CompiledExpression, error: Exception, row: Any) -> None:
@@ -176,6 +179,8 @@ class SourceProcessor:
             )
             return
         context.stream_time = max(context.stream_time, timestamp)
+        if context.stream_clock is not None:
+            context.stream_clock.advance("streamTime", timestamp)
         if value is not None:
             row_value = [*value, timestamp, record.partition, record.offset, *key_values]
         else:
@@ -362,6 +367,11 @@ class SinkProcessor(Processor):
         )
         self.timestamp = self._timestamp(step, schema)
         self.windowed = step.key_format.window is not None
+        table = isinstance(step, steps.TableSink)
+        if self.timestamp is not None and table and context.stream_clock is None:
+            # tombstones are stamped with the query's stream time: keep it across restarts
+            # (a stream's NULL values pass through; they keep it in memory, with no store)
+            context.stream_clock = Clocks(context, "KsqlTopic-StreamTime")
 
     @staticmethod
     def _timestamp(step: steps.StreamSink, schema: LogicalSchema):
@@ -388,7 +398,9 @@ class SinkProcessor(Processor):
         timestamp = row.timestamp
         if self.timestamp is not None:
             if row.value is None:
-                timestamp = max(context.stream_time, 0)
+                clock = context.stream_clock
+                stream_time = clock.get("streamTime") if clock else context.stream_time
+                timestamp = max(stream_time, 0)
             else:
                 try:
                     timestamp = self.timestamp(row)
