@@ -21,17 +21,21 @@ from streamlab.notebook.ksql import (
     wait_for_count,
 )
 from streamlab.notebook.labcheck import lab_check
+from streamlab.notebook.lambda_lab import deploy_source, kafka_event, lambda_lab
 from streamlab.notebook.plots import plot_partitions
 
 __all__ = [
     "EARLIEST",
     "committed_offsets",
     "create_topic",
+    "deploy_source",
     "group_lag",
     "java_partition",
+    "kafka_event",
     "ksql_client",
     "ksql_show",
     "lab_check",
+    "lambda_lab",
     "observe",
     "plot_partitions",
     "read_topic",
