@@ -255,7 +255,10 @@ class KsqlServer:
                     continue
                 tombstone = second is None
                 values = second if second is not None else query.tombstone(first)
-                await write(framer.row(values, tombstone))
+                text = framer.row(values, tombstone)
+                if not text:
+                    continue  # a tombstone this format drops does not count toward LIMIT
+                await write(text)
                 count += 1
                 if query.push and query.limit is not None and count >= query.limit:
                     final = "Limit Reached"
