@@ -331,7 +331,12 @@ class KafkaKsqlEngine(KsqlEngine):
             consumer_settings=getattr(query, "consumer_settings", None),
             on_commit=self._committed,
         )
-        runner.init_transactions()
+        try:
+            runner.init_transactions()
+        except KsqlException as error:  # no transactions here: the query is in ERROR
+            log.error("%s", error)
+            self._on_crash(query.query_id, error)
+            return
         stores = self.stores.get(query.query_id)
         if stores is not None:
             stores.exactly_once = eos  # checkpoints only on a clean close (see state.py)

@@ -278,8 +278,16 @@ class QueryRunner(threading.Thread):
         """Register the transactional.id (exactly_once_v2): fences an older instance with the
         same id and aborts the transaction it left open, so its uncommitted changelog entries
         are settled before the state is restored. A no-op under at-least-once."""
-        if self.transactional:
+        if not self.transactional:
+            return
+        try:
             self.producer.init_transactions(TIMEOUT)
+        except KafkaException as error:
+            raise KsqlException(
+                f"Could not start query {self.query_id} with {GUARANTEE}={EXACTLY_ONCE_V2}: "
+                f"the cluster did not start a transaction ({error.args[0].str()}). Transactions "
+                f"need a broker with a transaction coordinator; use {AT_LEAST_ONCE} otherwise."
+            ) from error
 
     def emit(self, record: Record) -> None:
         produce(self.producer, record)
