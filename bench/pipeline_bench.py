@@ -28,27 +28,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from streamlab.testing import cli
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # lambda_fn (the function's code) is not an installed package
 TABLES = ("COMPLETED_PER_MINUTE", "PENDING_PER_MINUTE", "FLAGGED_PER_MINUTE", "REJECTED_PER_MINUTE")
-
-
-def cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "streamlab.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def row(name: str, value: str) -> None:

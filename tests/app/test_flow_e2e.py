@@ -26,21 +26,11 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from lambda_fn.records import KafkaRecord, PoisonRecord, parse_trade
 from lambda_fn.settlement import Rules, decide, review_draw
+from streamlab.testing import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 TRADES = 60
 SEED = 7
-
-
-def cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "streamlab.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")

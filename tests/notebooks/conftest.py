@@ -4,24 +4,13 @@ OS-chosen ports (as tests/e2e/test_stack.py does), stopped at the end."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from streamlab.testing import cli
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "streamlab.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")  # torn down after test_labs.py: env restored
@@ -40,12 +29,12 @@ def lab_home(tmp_path_factory: pytest.TempPathFactory):
     os.environ["STREAMLAB_HOME"] = str(home)
     os.environ["XDG_CONFIG_HOME"] = str(base / "user-config")
     env = dict(os.environ)
-    up = _cli("up", env=env, timeout=300)
+    up = cli("up", env=env, timeout=300)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         yield home
     finally:
-        _cli("down", env=env)
+        cli("down", env=env)
         del os.environ["STREAMLAB_HOME"]
         if saved_xdg is None:
             os.environ.pop("XDG_CONFIG_HOME", None)

@@ -20,23 +20,13 @@ import pytest
 
 from streamlab.grading.authoring import find_labs, load_lab
 from streamlab.grading.build import learner_notebook, render
+from streamlab.testing import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ON_JVM = ("00_", "01_", "06_")  # the minimum: welcome, events, producer lifecycle
 LABS = [load_lab(p) for p in find_labs(ROOT / "solutions") if p.stem.startswith(ON_JVM)]
 
 pytestmark = pytest.mark.realkafka
-
-
-def _cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "streamlab.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +49,14 @@ def jvm_env(tmp_path_factory: pytest.TempPathFactory):
         STREAMLAB_CHECKS_DIR=str(ROOT / "notebooks" / "checks"),
         XDG_CONFIG_HOME=str(base / "user-config"),
     )
-    up = _cli("up", "--profile", "jvm", env=env)
+    up = cli("up", "--profile", "jvm", env=env)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
-        status = _cli("status", env=env, timeout=60)
+        status = cli("status", env=env, timeout=60)
         assert "jvm" in status.stdout, status.stdout + status.stderr
         yield env
     finally:
-        _cli("down", env=env, timeout=120)
+        cli("down", env=env, timeout=120)
 
 
 def _strict_answer_key(lab) -> nbformat.NotebookNode:
