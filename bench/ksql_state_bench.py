@@ -8,20 +8,26 @@ in the server config).
     python bench/ksql_state_bench.py                        # 200,000 records, 1,000,000 restore
     python bench/ksql_state_bench.py --quick                # 50,000 records, 200,000 restore
     python bench/ksql_state_bench.py --guarantee exactly_once_v2 --restore 0
+    python bench/ksql_state_bench.py --cache 0                  # only without the record cache
+
+Each guarantee runs with ksqlDB's record cache (``ksql.streams.cache.max.bytes.buffering``
+10,000,000 and ``commit.interval.ms`` 2000, the defaults) and without it (cache 0: every
+update produced, a commit per consumed batch, as the lab runs), each its own server.
 
 For each guarantee:
 
 * join records/s: USERS (1,000 users) and N CLICKS are produced first; then
   ``CREATE STREAM J_<g> AS SELECT ... FROM CLICKS C LEFT JOIN USERS U ON C.ID = U.ID`` reads them
   from the earliest offset. Time from the CREATE until the query's committed input offsets
-  cover every click (so the figure includes the commits / transactions).
+  cover every click (so the figure includes the commits / transactions; with the cache, up to
+  one commit interval of waiting for the last commit).
 * count records/s: the same for ``CREATE TABLE W_<g> AS SELECT ID, COUNT(*) FROM CLICKS WINDOW
   TUMBLING (SIZE 1 MINUTE) GROUP BY ID`` over the same clicks (1,000 keys).
 * p50/p99 latency: with both queries running, clicks are produced at a steady rate with their
   send time as the record timestamp; the join output keeps the click's timestamp and the
   window row takes the newest timestamp of its window, so receive time minus the output
   record's timestamp is the end-to-end latency (read_committed, so under exactly_once_v2 it
-  includes the transaction commit).
+  includes the transaction commit; with the cache, a table row waits for the next commit).
 * restore s per 1,000,000 changelog records: ``CREATE TABLE BIG AS SELECT ID, COUNT(*) FROM
   BIGIN GROUP BY ID`` over M distinct keys writes M changelog records; the server is stopped,
   its state dir deleted, and restarted: the seconds the engine logs for restoring BIG's store
@@ -45,6 +51,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streamlab.kafka.testing import ClusterProcess
 from streamlab.ksql.client import KsqlClient
+from streamlab.ksql.kafka_runtime.runner import DEFAULT_CACHE_MAX_BYTES
 from streamlab.ksql.testing import KsqlProcess
 
 TARGET_RPS = 20_000
@@ -52,6 +59,7 @@ PARTITIONS = 4
 USERS = 1_000
 LATENCY_RATE = 500  # records/s during the latency run
 GUARANTEES = ("at_least_once", "exactly_once_v2")
+CACHES = ("default", "0")  # ksql.streams.cache.max.bytes.buffering
 EARLIEST = {"ksql.streams.auto.offset.reset": "earliest"}
 RESTORED = re.compile(r"query (\S+): restored (\d+) state entries in ([\d.]+)s")
 
@@ -193,13 +201,20 @@ def restore(
     return 0, float("nan"), restart
 
 
-def run(kafka: ClusterProcess, tmp: str, guarantee: str, args: argparse.Namespace) -> dict:
-    service = f"bench_{guarantee}_"
-    tag = "EOS" if guarantee == "exactly_once_v2" else "ALOS"
-    join, count = f"J_{tag}", f"W_{tag}"  # one sink topic per guarantee
-    extra = ("--service-id", service, "--config", f"ksql.streams.processing.guarantee={guarantee}")
+def run(
+    kafka: ClusterProcess, tmp: str, guarantee: str, cache: str, args: argparse.Namespace
+) -> dict:
+    tag = ("EOS" if guarantee == "exactly_once_v2" else "ALOS") + ("" if cache == "default"
+                                                                 else f"_C{cache}")  # fmt: skip
+    service = f"bench_{tag.lower()}_"
+    join, count = f"J_{tag}", f"W_{tag}"  # one sink topic per run
+    extra: tuple[str, ...] = ("--service-id", service, "--config",
+                              f"ksql.streams.processing.guarantee={guarantee}")  # fmt: skip
+    # KsqlProcess turns the cache off (as the lab runs); the default run sets ksqlDB's default
+    size = DEFAULT_CACHE_MAX_BYTES if cache == "default" else cache
+    extra += ("--config", f"ksql.streams.cache.max.bytes.buffering={size}")
     figures: dict = {}
-    with KsqlProcess(f"{tmp}/ksql-{guarantee}", kafka.bootstrap, extra_args=extra) as ksql:
+    with KsqlProcess(f"{tmp}/ksql-{tag}", kafka.bootstrap, extra_args=extra) as ksql:
         client = KsqlClient(ksql.url)
         client.execute(SOURCES)
         boot = kafka.bootstrap
@@ -247,23 +262,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--restore", type=int, default=1_000_000, help="changelog records")
     parser.add_argument("--guarantee", choices=GUARANTEES, action="append")
+    parser.add_argument("--cache", choices=CACHES, action="append",
+                        help="record cache setting (default: both)")  # fmt: skip
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
         args.records, args.seconds, args.restore = 50_000, 2.0, 200_000
     guarantees = args.guarantee or list(GUARANTEES)
+    caches = args.cache or list(CACHES)
     results = {}
     with (
         tempfile.TemporaryDirectory() as tmp,
         ClusterProcess(f"{tmp}/kafka", num_partitions=PARTITIONS) as kafka,
     ):
         setup_sources(kafka, tmp, args.records)
+        restore_records = args.restore
         for guarantee in guarantees:
-            results[guarantee] = run(kafka, tmp, guarantee, args)
-            args.records = sum_clicks(kafka)  # the next queries read the latency clicks too
+            for cache in caches:
+                # the restore figure does not depend on the cache: once per guarantee
+                args.restore = restore_records if cache == caches[0] else 0
+                results[(guarantee, cache)] = run(kafka, tmp, guarantee, cache, args)
+                args.records = sum_clicks(kafka)  # the next queries read the latency clicks
     print(f"ksql stateful queries over the emulated cluster ({PARTITIONS} partitions, JSON)")
-    for guarantee, figures in results.items():
-        print(f"{guarantee}")
+    for (guarantee, cache), figures in results.items():
+        setting = "10000000 (default)" if cache == "default" else cache
+        print(f"{guarantee}, cache.max.bytes.buffering={setting}")
         for name, label in (("join", "stream-table join"), ("count", "tumbling COUNT")):
             rps = figures[name]
             ok = "ok" if rps >= TARGET_RPS else "BELOW TARGET"

@@ -175,6 +175,10 @@ def _ksql_argv(ctx: LaunchContext) -> list[str]:
         "--port", str(ctx.settings.ports["ksql"]),
         "--data-dir", str(ctx.data_dir),
         "--ready-file", str(ctx.ready_file),
+        # No record cache: the labs count one changelog/sink record per update, as ksqlDB's
+        # tutorials do (ksqlDB's default, 10,000,000 bytes, keeps each key's last update per
+        # 2 s commit interval).
+        "--config", "ksql.streams.cache.max.bytes.buffering=0",
     ]  # fmt: skip
     if registry and registry.get("ready", {}).get("url"):
         argv += ["--registry-url", registry["ready"]["url"]]

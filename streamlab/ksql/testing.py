@@ -13,6 +13,10 @@ import urllib.request
 
 from streamlab.service import ServiceProcess
 
+#: As the lab stack runs it (``streamlab/stack.py``): no record cache, one record per update;
+#: ``extra_args`` may set it again (a later ``--config`` wins).
+NO_RECORD_CACHE = ("--config", "ksql.streams.cache.max.bytes.buffering=0")
+
 
 class KsqlProcess(ServiceProcess):
     module = "streamlab.ksql"
@@ -35,7 +39,8 @@ class KsqlProcess(ServiceProcess):
 
     def args(self) -> list[str]:
         args = ["--bootstrap", self.bootstrap, "--port", str(self._port),
-                "--data-dir", f"{self.work_dir}/data", *self.extra_args]  # fmt: skip
+                "--data-dir", f"{self.work_dir}/data",
+                *NO_RECORD_CACHE, *self.extra_args]  # fmt: skip
         if self.registry_url:
             args += ["--registry-url", self.registry_url]
         return args

@@ -84,6 +84,11 @@ def test_windowed_join_counts_survive_random_kills(cluster, tmp_path):
             last = {m.partition(): m.offset() + 1 for m in joined}
             for partition, offset in last.items():
                 _wait_committed(bootstrap, group[f"W_{name}"], f"J_{name}", offset, partition)
+            # the count reads J through its GROUP BY repartition topic: that is consumed after
+            repartition = f"{group[f'W_{name}']}-Aggregate-GroupBy-repartition"
+            rows, _ = pipe.read_all(bootstrap, repartition)
+            for partition, offset in {m.partition(): m.offset() + 1 for m in rows}.items():
+                _wait_committed(bootstrap, group[f"W_{name}"], repartition, offset, partition)
             windows, _ = pipe.read_all(bootstrap, f"W_{name}")
             results[name] = joined, join_ends, pipe.windowed_table(windows)
     finally:

@@ -458,14 +458,7 @@ class KsqlEngine:
 
     def _start_query(self, prefix: str, text: str, plan: QueryPlan) -> PersistentQuery:
         query_id = self._next_query_id(prefix)
-        topology = build_topology(
-            plan.physical,
-            query_id,
-            self._emit,
-            self.processing_log,
-            self.functions,
-            store_factory=self._store_factory(query_id),
-        )
+        topology = self._topology(query_id, plan)
         query = PersistentQuery(
             query_id=query_id,
             statement_text=text,
@@ -481,6 +474,17 @@ class KsqlEngine:
         self.metastore.link_query(query_id, [plan.source.name], [plan.sink_source.name])
         log.debug("query %s started: %s", query_id, text)
         return query
+
+    def _topology(self, query_id: str, plan: QueryPlan) -> Topology:
+        """The operators of a persistent query (the Kafka runtime splits them at repartitions)."""
+        return build_topology(
+            plan.physical,
+            query_id,
+            self._emit,
+            self.processing_log,
+            self.functions,
+            store_factory=self._store_factory(query_id),
+        )
 
     def _store_factory(self, query_id: str) -> Callable[[str], Any] | None:
         """State stores of a query's operators; None: in memory (the Kafka runtime persists)."""

@@ -23,17 +23,20 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from streamlab.ksql.engine import KsqlEngine, PersistentQuery, StatementResult
-from streamlab.ksql.errors import KsqlException
+from streamlab.ksql.errors import KsqlException, KsqlStatementException
 from streamlab.ksql.kafka_runtime import processing_log as plog
 from streamlab.ksql.kafka_runtime.runner import (
     EXACTLY_ONCE_V2,
     QueryRunner,
+    cache_max_bytes,
     check_guarantees,
+    commit_interval_ms,
     consumer_overrides,
     local,
     process_id,
@@ -43,7 +46,7 @@ from streamlab.ksql.kafka_runtime.state import ChangelogStores
 from streamlab.ksql.kafka_runtime.topics import TIMEOUT, KafkaTopicStore
 from streamlab.ksql.parser import ParsedStatement, parse
 from streamlab.ksql.planner import QueryPlan
-from streamlab.ksql.runtime import build_topology
+from streamlab.ksql.runtime import Topology, build_topology
 from streamlab.ksql.runtime.records import Record
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,39 @@ def offset_reset(properties: dict[str, object]) -> str:
         if value:
             return str(value).lower()
     return "latest"
+
+
+#: Kafka Streams' ``repartition.purge.interval.ms`` default.
+PURGE_INTERVAL_MS = 30000
+PURGE_INTERVAL = "repartition.purge.interval.ms"
+
+
+def purge_interval_ms(*layers: dict[str, object], statement: str | None = None) -> int:
+    """``(ksql.streams.)repartition.purge.interval.ms`` of a query; first layer wins. A value
+    that is not a non-negative LONG is an error (a statement error for a SET ``statement``)."""
+    for layer in layers:
+        for name in (f"ksql.streams.{PURGE_INTERVAL}", PURGE_INTERVAL):
+            value = layer.get(name)
+            if value is None:
+                continue
+            text = str(value).strip()
+            if not text.isdigit():
+                message = (
+                    f"Invalid value {value} for configuration {PURGE_INTERVAL}: "
+                    + ("Not a number of type LONG" if not text.lstrip("-").isdigit()
+                       else "Value must be at least 0")
+                )  # fmt: skip
+                if statement is not None:
+                    raise KsqlStatementException(message, statement=statement)
+                raise KsqlException(message)
+            return int(text)
+    return PURGE_INTERVAL_MS
+
+
+def _purge_failed(future) -> None:
+    error = future.exception()
+    if error is not None:
+        log.warning("purging a repartition topic failed: %s", error)
 
 
 class KafkaKsqlEngine(KsqlEngine):
@@ -74,6 +110,7 @@ class KafkaKsqlEngine(KsqlEngine):
         )
         self.bootstrap = bootstrap
         check_guarantees(self.config, server=True)
+        purge_interval_ms(self.config)
         self.service_id = str(self.config["ksql.service.id"])
         self.process_id = process_id(self.config.get("ksql.streams.state.dir"))
         self.command_topic = f"_confluent-ksql-{self.service_id}_command_topic"
@@ -173,6 +210,7 @@ class KafkaKsqlEngine(KsqlEngine):
         """Execute one statement; log it to the command topic if it is a command."""
         with self.lock:
             overrides = {**properties, **self.session.properties}
+            purge_interval_ms(overrides)  # a bad value fails the request, not a started query
             self._command_offset = self._next_offset
             self._overrides = overrides
             result = self.execute_statement(parsed, properties)
@@ -272,15 +310,19 @@ class KafkaKsqlEngine(KsqlEngine):
             query = super()._start_query(prefix, text, plan)
         finally:
             self._reused_id = None
+        query.purge_interval_ms = purge_interval_ms(self._overrides, self.config)  # type: ignore[attr-defined]
         query.offset_reset = offset_reset({**self.config, **self._overrides})  # type: ignore[attr-defined]
         query.guarantee = processing_guarantee(self._overrides, self.config)  # type: ignore[attr-defined]
         query.consumer_settings = consumer_overrides(self._overrides, self.config)  # type: ignore[attr-defined]
+        query.cache_max_bytes = cache_max_bytes(self._overrides, self.config)  # type: ignore[attr-defined]
+        query.commit_interval_ms = commit_interval_ms(self._overrides, self.config)  # type: ignore[attr-defined]
         if not self._replaying:
             self._run(query, restore=bool(replaced))  # a replaced query's state carries over
         return query
 
     def _set_property(self, statement, config) -> StatementResult:
         check_guarantees({statement.name: statement.value}, statement.text)
+        purge_interval_ms({statement.name: statement.value}, statement=statement.text)
         return super()._set_property(statement, config)
 
     def _terminate(self, statement, config) -> StatementResult:
@@ -315,12 +357,13 @@ class KafkaKsqlEngine(KsqlEngine):
         if query.query_id in self.runners:
             return
         group = self.group_id(query.query_id)
+        self._seed_offsets(group, query.topology.repartition_topics)
         eos = getattr(query, "guarantee", None) == EXACTLY_ONCE_V2
         runner = QueryRunner(
             query.query_id,
             self.bootstrap,
             group,
-            list(query.source_topics),
+            [*query.source_topics, *query.topology.repartition_topics],
             query.topology.process,
             getattr(query, "offset_reset", "latest"),
             on_error=self._on_error,
@@ -330,6 +373,10 @@ class KafkaKsqlEngine(KsqlEngine):
             on_abort=self._reset_state,
             consumer_settings=getattr(query, "consumer_settings", None),
             on_commit=self._committed,
+            # ksql.streams.cache.max.bytes.buffering / commit.interval.ms (see runner.py)
+            cache_max_bytes=getattr(query, "cache_max_bytes", 0),
+            commit_interval_ms=getattr(query, "commit_interval_ms", 0),
+            cached_topics={query.sink_topic} if query.plan.sink_source.is_table else set(),
         )
         try:
             runner.init_transactions()
@@ -353,14 +400,7 @@ class KafkaKsqlEngine(KsqlEngine):
         old = self.stores.pop(query_id, None)
         if old is not None:
             old.destroy()  # local state may hold the aborted writes: wipe it, as Kafka Streams
-        query.topology = build_topology(
-            query.plan.physical,
-            query_id,
-            self._emit,
-            self.processing_log,
-            self.functions,
-            store_factory=self._store_factory(query_id),
-        )
+        query.topology = self._topology(query_id, query.plan)
         stores = self.stores.get(query_id)
         if stores is not None:
             stores.exactly_once = True  # only exactly_once_v2 aborts
@@ -371,6 +411,85 @@ class KafkaKsqlEngine(KsqlEngine):
         checkpoint = getattr(self.stores.get(query_id), "checkpoint", None)
         if checkpoint is not None:
             checkpoint()
+        self._purge(query_id)
+
+    # ---- repartition topics ---------------------------------------------------------------------
+
+    def _repartitions(self, plan: QueryPlan) -> list[str]:
+        """The query's repartition topics (the suffixes ksqlDB gives them)."""
+        return [t for t in getattr(plan, "internal_topics", ()) if t.endswith("-repartition")]
+
+    def _topology(self, query_id: str, plan: QueryPlan) -> Topology:
+        """The query's operators as Kafka Streams' sub-topologies: split at each repartition
+        topic the plan names, the upstream part producing to it (in the same batch or
+        transaction as everything else), the downstream part consuming it."""
+        prefix = f"{self.group_id(query_id)}-"
+        suffixes = set(self._repartitions(plan))
+        return build_topology(
+            plan.physical,
+            query_id,
+            self._emit,
+            self.processing_log,
+            self.functions,
+            store_factory=self._store_factory(query_id),
+            internal_topic=lambda suffix: prefix + suffix if suffix in suffixes else None,
+        )
+
+    def _seed_offsets(self, group: str, topics: list[str]) -> None:
+        """Kafka Streams reads internal topics from the earliest offset, whatever the query's
+        ``auto.offset.reset``: a repartition partition the group never committed gets offset 0,
+        so records written upstream before a crash are not skipped (``latest``) on restart."""
+        if not topics:
+            return
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group,
+                             "enable.auto.commit": False})  # fmt: skip
+        try:
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in topics
+                for p in range(self.topics.get(topic).partitions)
+            ]
+            missing = [
+                TopicPartition(tp.topic, tp.partition, 0)
+                for tp in consumer.committed(partitions, TIMEOUT)
+                if tp.offset < 0
+            ]
+            if missing:
+                consumer.commit(offsets=missing, asynchronous=False)
+        except Exception as error:  # the runner then starts per auto.offset.reset
+            log.warning("could not set offsets of %s for %s: %s", topics, group, error)
+        finally:
+            consumer.close()
+
+    def _purge(self, query_id: str) -> None:
+        """Kafka Streams' purge: after a commit, the repartition records the query consumed are
+        deleted (DeleteRecords up to the committed offsets), at most every
+        ``repartition.purge.interval.ms``. Runs on the query's thread, which owns its consumer."""
+        runner = self.runners.get(query_id)
+        query = self.queries.get(query_id)
+        if runner is None or query is None or not query.topology.repartition_topics:
+            return
+        now = time.monotonic()
+        interval = getattr(query, "purge_interval_ms", PURGE_INTERVAL_MS) / 1000
+        last = getattr(runner, "last_purge", None)
+        if last is None:  # the first purge one interval after the start, as Kafka Streams
+            runner.last_purge = last = now  # type: ignore[attr-defined]
+        if now - last < interval:
+            return
+        runner.last_purge = now  # type: ignore[attr-defined]
+        topics = set(query.topology.repartition_topics)
+        try:
+            assigned = [tp for tp in runner.consumer.assignment() if tp.topic in topics]
+            if not assigned:
+                return
+            offsets = [tp for tp in runner.consumer.committed(assigned, TIMEOUT) if tp.offset > 0]
+            if not offsets:
+                return
+            futures = self.topics.admin.delete_records(offsets, request_timeout=TIMEOUT)  # type: ignore[attr-defined]
+            for future in futures.values():
+                future.add_done_callback(_purge_failed)
+        except Exception as error:  # purging is housekeeping: never stops the query
+            log.warning("query %s: could not purge repartition topics: %s", query_id, error)
 
     def _on_crash(self, query_id: str, error: Exception) -> None:
         query = self.queries.get(query_id)

@@ -8,8 +8,10 @@ service's data dir)::
 
 with application id ``_confluent-ksql-<svc>query_<id>``. Every ``put``/``delete`` goes to the
 store and to its changelog topic ``<application id>-<store>-changelog`` (created compacted)
-through the query's producer, in the same batch as the query's outputs. The commit order,
-after the runner has processed a batch:
+through the query's producer, in the same batch as the query's outputs (with the record
+cache on, only each key's last value per commit interval: see
+:mod:`~streamlab.ksql.kafka_runtime.runner`). The commit order, after the runner has processed
+a batch (or a commit interval):
 
 1. outputs and changelog records are produced (the producer sends them as they come);
 2. the producer is flushed: every changelog record is acknowledged, with its offset;
@@ -55,7 +57,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 
 from streamlab.ksql.errors import KsqlException
 from streamlab.ksql.kafka_runtime.runner import local
-from streamlab.ksql.kafka_runtime.topics import TIMEOUT, KafkaTopicStore
+from streamlab.ksql.kafka_runtime.topics import TIMEOUT, KafkaTopicStore, send
 from streamlab.ksql.runtime.records import Record
 from streamlab.ksql.state import MemoryStore, MemoryStorePartition
 from streamlab.ksql.state.checkpoint import FILE_NAME, CheckpointError, OffsetCheckpoint, Offsets
@@ -73,10 +75,11 @@ _PICKLED = b"\x80"  # pickle's PROTO opcode; encoded keys start with 01/02
 class KeyedStore(MemoryStore):
     """One partition for every input partition (in memory: transient queries).
 
-    Here one topology consumes all partitions of a query, and the operators key their state
-    by the source record's partition. Kafka Streams would first route each row to the
-    partition of its group/join key (the repartition topic), so a key's state never depends
-    on where the row arrived; keeping a single partition gives the same result.
+    One engine runs all partitions of a query in one topology, and the operators key their
+    state by the input record's partition. Rows whose key changes are routed through the
+    query's repartition topic first (as Kafka Streams does), so a key's rows arrive on one
+    partition; keeping a single store partition also covers the cases not routed yet
+    (GROUP BY over a table, a re-keyed table side of a join).
     """
 
     def partition(self, partition: int) -> MemoryStorePartition:
@@ -141,19 +144,17 @@ class ChangelogStores:
         return store
 
     def _writer(self, topic: str) -> Callable[[bytes, bytes | None], None]:
+        delivered = self._delivered
+
         def write(record_key: bytes, data: bytes | None) -> None:
             self.dirty = True
             runner = getattr(local, "runner", None)
-            producer = runner.producer if runner is not None else self.producer
-            if producer is None:
+            if runner is not None:  # the runner's batch (or its record cache)
+                runner.changelog(topic, record_key, data, delivered)
+            elif self.producer is not None:
+                send(self.producer, topic, record_key, data, on_delivery=delivered)
+            else:
                 self.emit(Record(topic, record_key, data, int(time.time() * 1000)))
-                return
-            while True:
-                try:
-                    producer.produce(topic, data, record_key, on_delivery=self._delivered)
-                    return
-                except BufferError:  # librdkafka's queue is full: let it drain
-                    producer.poll(0.05)
 
         return write
 

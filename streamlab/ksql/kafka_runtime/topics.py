@@ -41,7 +41,32 @@ def produce(producer: Producer, record: Record) -> None:
                 headers=list(record.headers) or None,
             )
             return
-        except BufferError:
+        except BufferError:  # librdkafka's queue is full: let it drain
+            producer.poll(0.05)
+
+
+def send(
+    producer: Producer,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    timestamp: int | None = None,
+    headers: list | None = None,
+    on_delivery=None,
+) -> None:
+    """:func:`produce` from its parts (no :class:`Record` built: the per-record hot path)."""
+    kwargs: dict = {}
+    if timestamp is not None:
+        kwargs["timestamp"] = timestamp
+    if headers:
+        kwargs["headers"] = headers
+    if on_delivery is not None:
+        kwargs["on_delivery"] = on_delivery
+    while True:
+        try:
+            producer.produce(topic, value, key, **kwargs)
+            return
+        except BufferError:  # librdkafka's queue is full: let it drain
             producer.poll(0.05)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from streamlab.ksql.errors import SerializationError
 from streamlab.ksql.expressions import CompiledExpression, ExpressionCompiler
-from streamlab.ksql.formats import RowSerde, get_format, serde
+from streamlab.ksql.formats import FormatInfo, RowSerde, get_format, serde
 from streamlab.ksql.functions import FUNCTIONS, FunctionRegistry
 from streamlab.ksql.functions.timeformat import pattern
 from streamlab.ksql.planner import steps
@@ -437,6 +437,200 @@ class SinkProcessor(Processor):
         self.emit(Record(self.topic, key, value, timestamp, headers=row.headers))
 
 
+# ---- repartition (Kafka Streams sub-topologies) --------------------------------------------------
+
+#: The value format of this engine's repartition topics (ksqlDB uses the source's value format;
+#: JSON holds every processing row, whatever the source's format can or cannot hold).
+INTERNAL_VALUE_FORMAT = FormatInfo("JSON")
+
+
+class RepartitionSink(Processor):
+    """The end of an upstream sub-topology: each row goes to the repartition topic keyed by its
+    new key (the group or join key), its value the whole processing row.
+
+    The record's partition is left to the producer, whose ``murmur2_random`` partitioner is the
+    Java client's (``murmur2(key) % partitions``). Rows the downstream operator would drop (NULL
+    value, NULL new key) are dropped here, as Kafka Streams' ``selectKey``/``groupBy`` do.
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        key_of: Callable[[Row], list[Any] | None],
+        key_serde: RowSerde,
+        value_serde: RowSerde,
+        context: QueryContext,
+        emit: Emit,
+    ) -> None:
+        self.topic = topic
+        self.key_of = key_of
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+        self.context = context
+        self.emit = emit
+
+    def process(self, row: Row) -> None:
+        if row.value is None:
+            return
+        new_key = self.key_of(row)
+        if new_key is None:
+            return
+        context = self.context
+        try:
+            key = self.key_serde.serialize(new_key)
+        except SerializationError as error:
+            context.log.serialization_error(context.query_id, "key", error, self.topic)
+            return
+        try:
+            value = self.value_serde.serialize(row.value)
+        except SerializationError as error:
+            context.log.serialization_error(context.query_id, "value", error, self.topic)
+            return
+        self.emit(Record(self.topic, key, value, row.timestamp, headers=row.headers))
+
+
+class RepartitionSource:
+    """The start of a downstream sub-topology: reads a repartition topic back into rows."""
+
+    def __init__(
+        self, topic: str, key_serde: RowSerde, value_serde: RowSerde, context: QueryContext
+    ) -> None:
+        self.topic = topic
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+        self.context = context
+        self.downstream: Processor | None = None
+
+    def process_record(self, record: Record) -> None:
+        context = self.context
+        # only records another writer put on the topic can fail here
+        try:
+            key = self.key_serde.deserialize(record.key, self.topic)
+        except SerializationError as error:
+            context.log.deserialization_error(
+                context.query_id, "key", error, self.topic, record.key
+            )
+            return
+        try:
+            value = self.value_serde.deserialize(record.value, self.topic)
+        except SerializationError as error:
+            context.log.deserialization_error(
+                context.query_id, "value", error, self.topic, record.value
+            )
+            return
+        context.stream_time = max(context.stream_time, record.timestamp)
+        if self.downstream is not None:
+            self.downstream.process(
+                Row(key, value, record.timestamp, record.partition, record.offset, record.headers)
+            )
+
+
+class SubTopologies:
+    """A query split at its repartition topics: records of a repartition topic go to the
+    sub-topology reading it, all others to the one reading the sources.
+
+    ``downstream`` is the first operator of the last sub-topology (the one holding the
+    aggregate or join), so walks from ``topology.source`` still find the stateful operators.
+    """
+
+    def __init__(
+        self, sources: Any, topics: list[str], repartitions: dict[str, RepartitionSource]
+    ) -> None:
+        self.sources = sources
+        self.topics = topics  # the source topics
+        self.repartitions = repartitions
+
+    @property
+    def downstream(self) -> Processor | None:
+        last = list(self.repartitions.values())[-1]
+        return last.downstream
+
+    def process_record(self, record: Record) -> None:
+        found = self.repartitions.get(record.topic)
+        (found if found is not None else self.sources).process_record(record)
+
+
+def _repartition_serdes(
+    topic: str, key_columns: list[Column], key_format: Any, value_columns: list[Column]
+) -> tuple[RowSerde, RowSerde]:
+    """The internal key format is the query's (``key_format``), JSON when that format cannot
+    hold the key (e.g. KAFKA and several key columns)."""
+    try:
+        key_serde = serde(
+            get_format(key_format.format), key_format.info, key_columns,
+            key_format.features, is_key=True, topic=topic,
+        )  # fmt: skip
+    except Exception:
+        key_serde = serde(get_format("JSON"), FormatInfo("JSON"), key_columns, frozenset(), True)
+    value_serde = serde(
+        get_format("JSON"), INTERNAL_VALUE_FORMAT, value_columns, frozenset(), is_key=False
+    )
+    return key_serde, value_serde
+
+
+def _split_aggregate(
+    step: Any, aggregate: Any, previous: Any, topic: str, key_format: Any,
+    context: QueryContext, emit: Emit,
+) -> RepartitionSource:  # fmt: skip
+    """``previous → RepartitionSink`` | ``RepartitionSource → aggregate``: GROUP BY's
+    ``Aggregate-GroupBy-repartition``, keyed by the group key."""
+    parent = step.source
+    key_serde, value_serde = _repartition_serdes(
+        topic, list(step.schema.key), key_format, list(parent.schema.value)
+    )
+
+    def key_of(row: Row) -> list[Any] | None:
+        key = aggregate.group_key(row.value)  # NULL parts are logged and dropped there
+        return list(key) if key is not None else None
+
+    previous.downstream = RepartitionSink(topic, key_of, key_serde, value_serde, context, emit)
+    source = RepartitionSource(topic, key_serde, value_serde, context)
+    source.downstream = aggregate
+    return source
+
+
+def _split_join(
+    join_step: Any, source: Any, internal_topic: Callable[[str], str | None],
+    key_format: Any, context: QueryContext, emit: Emit,
+) -> dict[str, RepartitionSource]:  # fmt: skip
+    """Re-keyed stream sides of a join go through ``Join-repartition`` (stream-table) or
+    ``Join-left-repartition`` / ``Join-right-repartition`` (stream-stream), keyed by the join
+    key. Table sides are not routed (they are materialized as read)."""
+    routes: dict[str, RepartitionSource] = {}
+    if join_step.kind == "stream-table":
+        suffixes = {True: "Join-repartition", False: None}  # tables are not routed
+    elif join_step.kind == "stream-stream":
+        suffixes = {True: "Join-left-repartition", False: "Join-right-repartition"}
+    else:
+        return routes
+    topics = {side: internal_topic(s) if s else None for side, s in suffixes.items()}
+    sides = [(True, source.left, join_step.right), (False, source.right, join_step.left)]
+    for is_left, side, other in sides:
+        topic = topics[is_left]
+        if topic is None:
+            continue
+        # the key as the other side's records have it, unless both are re-keyed
+        side_format = other.key_format if topics[not is_left] is None else key_format
+        columns = join_step.left_columns if is_left else join_step.right_columns
+        compiler = ExpressionCompiler(columns, context.functions)
+        expression = join_step.left_key if is_left else join_step.right_key
+        compiled = compiler.compile(expression, "JoinKey")
+        key_columns = [Column("ROWKEY", compiler.type_of(expression), Namespace.KEY)]
+        value_columns = [Column(name, sql_type) for name, sql_type in columns]
+        key_serde, value_serde = _repartition_serdes(topic, key_columns, side_format, value_columns)
+        on_error = context.expression_error("JOIN key")
+
+        def key_of(row: Row, compiled=compiled, on_error=on_error) -> list[Any] | None:
+            key = compiled.evaluate(row.value, on_error)
+            return [key] if key is not None else None
+
+        reader = RepartitionSource(topic, key_serde, value_serde, context)
+        reader.downstream = side.downstream  # the join's side input
+        side.downstream = RepartitionSink(topic, key_of, key_serde, value_serde, context, emit)
+        routes[topic] = reader
+    return routes
+
+
 # ---- topology -----------------------------------------------------------------------------------
 
 
@@ -448,6 +642,8 @@ class Topology:
         self.source = source
         self.context = context
         self.source_topics = list(getattr(source, "topics", None) or [source.topic])
+        #: the internal topics the query also consumes (its downstream sub-topologies)
+        self.repartition_topics: list[str] = []
 
     def process(self, record: Record) -> None:
         self.source.process_record(record)
@@ -482,12 +678,18 @@ def build_topology(
     log: ProcessingLog,
     functions: FunctionRegistry = FUNCTIONS,
     store_factory: Callable[[str], Any] | None = None,
+    internal_topic: Callable[[str], str | None] | None = None,
 ) -> Topology:
     """Build the operators of a step chain; outputs of the last step go to ``emit``.
 
     ``store_factory(name)`` makes the state stores (see :func:`streamlab.ksql.state.open_store`).
+    ``internal_topic(suffix)`` (the Kafka runtime) names the query's internal topic with that
+    suffix, None if it has none: the topology is then split at its repartition points, as
+    Kafka Streams' sub-topologies, and ``repartition_topics`` lists what it also consumes.
+    Without it (in-process, QTT) one topology runs from the sources to the sink.
     """
     import streamlab.ksql.runtime.aggregate  # noqa: F401  (registers the stateful operators)
+    from streamlab.ksql.planner.aggregate import Aggregate
 
     context = QueryContext(query_id, log, functions)
     if store_factory is not None:
@@ -503,13 +705,35 @@ def build_topology(
         from streamlab.ksql.runtime.joins import build_join
 
         source, previous, topics = build_join(source_step, context)  # type: ignore[arg-type]
+    routes: dict[str, RepartitionSource] = {}
+    key_format = getattr(final_step, "key_format", None)
+    if key_format is not None and key_format.window is not None:  # the group key, unwindowed
+        key_format = type(key_format)(key_format.info, key_format.features)
+    if internal_topic is not None and not isinstance(source_step, steps.StreamSource):
+        routes.update(_split_join(source_step, source, internal_topic, key_format, context, emit))
     for step in chain[1:]:
         builder = _BUILDERS.get(type(step))
         if builder is None:
             raise NotImplementedError(f"No operator for step {type(step).__name__}")
         processor = builder(step, context, emit)
-        previous.downstream = processor
+        topic = None
+        if (
+            internal_topic is not None
+            and isinstance(step, Aggregate)
+            and step.repartition
+            and not step.from_table  # a table's GROUP BY is not routed (see the README)
+        ):
+            topic = internal_topic("Aggregate-GroupBy-repartition")
+        if topic is not None:
+            routes[topic] = _split_aggregate(
+                step, processor, previous, topic, key_format, context, emit
+            )
+        else:
+            previous.downstream = processor
         previous = processor
-    topology = Topology(query_id, source, context)
+    topology = Topology(
+        query_id, SubTopologies(source, topics, routes) if routes else source, context
+    )
     topology.source_topics = topics
+    topology.repartition_topics = list(routes)
     return topology

@@ -37,6 +37,8 @@ from streamlab.ksql.state.keys import decode_key, encode_key
 
 log = logging.getLogger(__name__)
 
+ENCODED_KEYS = 100_000  # encoded keys remembered per store partition
+
 
 class StoreClosedError(KsqlException):
     """A store used after :meth:`RocksDBStore.close`."""
@@ -64,13 +66,26 @@ class RocksDBStorePartition(StorePartition):
         self.partition = partition
         self.prefix = encode_key((partition,))
         self._end = _prefix_end(self.prefix)
+        # Encoded keys of the keys used lately: an update reads then writes its key, and hot
+        # keys come again and again. A store's key columns have fixed SQL types, so equal
+        # tuples (1 == 1.0 == True in Python) never mix types within one store.
+        self._encoded: dict[Key, bytes] = {}
 
     @property
     def db(self) -> Rdict:
         return self.store.db
 
     def _key(self, key: Key) -> bytes:
-        return self.prefix + encode_key(key)
+        encoded = self._encoded
+        try:
+            raw = encoded.get(key)
+        except TypeError:  # an unhashable key element (not cached; encode_key says if bad)
+            return self.prefix + encode_key(key)
+        if raw is None:
+            if len(encoded) >= ENCODED_KEYS:
+                encoded.clear()
+            raw = encoded[key] = self.prefix + encode_key(key)
+        return raw
 
     def get(self, key: Key, default: Any = None) -> Any:
         data = self.db.get(self._key(key))
