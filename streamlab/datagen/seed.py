@@ -191,7 +191,7 @@ def read_topic(
         ends: dict[int, int] = {}
         assign = []
         for p in sorted(meta.partitions):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            low, high = _watermarks(consumer, TopicPartition(topic, p), timeout)
             if high > low:
                 ends[p] = high
                 assign.append(TopicPartition(topic, p, low))
@@ -218,6 +218,26 @@ def read_topic(
         return [r for p in sorted(records) for r in records[p]]
     finally:
         consumer.close()
+
+
+_NO_LEADER_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
+
+
+def _watermarks(consumer: Consumer, tp: TopicPartition, timeout: float) -> tuple[int, int]:
+    """(low, high) of ``tp``; retried while a just-created topic's leader is not yet known
+    everywhere (real Kafka answers NOT_LEADER_FOR_PARTITION for a moment; the emulator never)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(tp, timeout=timeout)
+        except KafkaException as error:
+            if error.args[0].code() not in _NO_LEADER_YET or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _missing(

@@ -85,3 +85,24 @@ def test_seed_bad_input(conf: dict) -> None:
         datagen.seed_topics(conf, users=12)
     with pytest.raises(datagen.DatagenError, match="partitions"):
         datagen.seed_topics(conf, partitions=0)
+
+
+def test_watermarks_wait_for_a_new_topics_leader_but_not_for_other_errors() -> None:
+    from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+    from streamlab.datagen import seed
+
+    class Consumer:
+        def __init__(self, errors: list[int]) -> None:
+            self.errors = errors
+
+        def get_watermark_offsets(self, tp, timeout):
+            if self.errors:
+                raise KafkaException(KafkaError(self.errors.pop(0)))
+            return (0, 7)
+
+    tp = TopicPartition("users", 0)
+    not_leader = KafkaError.NOT_LEADER_FOR_PARTITION
+    assert seed._watermarks(Consumer([not_leader, not_leader]), tp, 5) == (0, 7)
+    with pytest.raises(KafkaException):
+        seed._watermarks(Consumer([KafkaError.TOPIC_AUTHORIZATION_FAILED]), tp, 5)
