@@ -68,6 +68,25 @@ class QueryContext:
 # ---- source -------------------------------------------------------------------------------------
 
 
+def decode(source: Any, record: Record) -> tuple[Any, Any] | None:
+    """``record``'s key and value through ``source``'s serdes, or None after logging a
+    deserialization error to the processing log (the record is skipped, as ksqlDB does)."""
+    context = source.context
+    try:
+        key = source.key_serde.deserialize(record.key, source.topic)
+    except SerializationError as error:
+        context.log.deserialization_error(context.query_id, "key", error, source.topic, record.key)
+        return None
+    try:
+        value = source.value_serde.deserialize(record.value, source.topic)
+    except SerializationError as error:
+        context.log.deserialization_error(
+            context.query_id, "value", error, source.topic, record.value
+        )
+        return None
+    return key, value
+
+
 class SourceProcessor:
     """Deserializes records, extracts timestamps and builds processing rows."""
 
@@ -143,20 +162,10 @@ class SourceProcessor:
 
     def process_record(self, record: Record) -> None:
         context = self.context
-        try:
-            key = self.key_serde.deserialize(record.key, self.topic)
-        except SerializationError as error:
-            context.log.deserialization_error(
-                context.query_id, "key", error, self.topic, record.key
-            )
+        decoded = decode(self, record)
+        if decoded is None:
             return
-        try:
-            value = self.value_serde.deserialize(record.value, self.topic)
-        except SerializationError as error:
-            context.log.deserialization_error(
-                context.query_id, "value", error, self.topic, record.value
-            )
-            return
+        key, value = decoded
         if key is not None and self.key_count == 0:
             key = None
         if self.is_table and (key is None or self.key_count == 0):
@@ -504,20 +513,10 @@ class RepartitionSource:
     def process_record(self, record: Record) -> None:
         context = self.context
         # only records another writer put on the topic can fail here
-        try:
-            key = self.key_serde.deserialize(record.key, self.topic)
-        except SerializationError as error:
-            context.log.deserialization_error(
-                context.query_id, "key", error, self.topic, record.key
-            )
+        decoded = decode(self, record)
+        if decoded is None:
             return
-        try:
-            value = self.value_serde.deserialize(record.value, self.topic)
-        except SerializationError as error:
-            context.log.deserialization_error(
-                context.query_id, "value", error, self.topic, record.value
-            )
-            return
+        key, value = decoded
         context.stream_time = max(context.stream_time, record.timestamp)
         if self.downstream is not None:
             self.downstream.process(
