@@ -1,5 +1,9 @@
 """Log compaction (``cleanup.policy=compact``): Kafka's log cleaner, reduced to its rules.
 
+Topics with ``compact,delete`` (Kafka Streams' windowed changelogs) are compacted the same way;
+the emulator has no time- or size-based retention, so their ``retention.ms`` is stored and
+described but never deletes a segment.
+
 Every ``log.cleaner.backoff.ms`` the cleaner looks at each compacted partition and cleans its
 *closed* segments (never the active one, where producers append), up to the last stable
 offset (records of open transactions are never looked at):
@@ -27,6 +31,8 @@ from dataclasses import dataclass
 
 import crc32c
 
+from streamlab.kafka.configs import split_list
+from streamlab.kafka.periodic import Periodic
 from streamlab.kafka.protocol import batches
 
 log = logging.getLogger("streamlab.kafka.cleaner")
@@ -155,31 +161,17 @@ class LogCleaner:
     def __init__(self, cluster, backoff_ms: int = BACKOFF_MS) -> None:
         self.cluster = cluster
         self.backoff_ms = backoff_ms
-        self._task: asyncio.Task | None = None
+        self._passes = Periodic("log cleaner pass", backoff_ms, self.clean_all, log)
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+        await self._passes.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.backoff_ms / 1000)
-            try:
-                await self.clean_all()
-            except Exception:
-                log.exception("log cleaner pass failed")
+        await self._passes.stop()
 
     async def clean_all(self) -> None:
         for topic in list(self.cluster.topics.values()):
-            if "compact" not in topic.config("cleanup.policy"):
+            if "compact" not in split_list(topic.config("cleanup.policy")):  # or compact,delete
                 continue
             retention = int(topic.config("delete.retention.ms"))
             for p in list(topic.partitions):

@@ -27,7 +27,6 @@ Nothing here knows about kio or sockets: answers are kio ``ErrorCode`` member na
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field
 from streamlab.kafka.coordinator import txn_records as tr
 from streamlab.kafka.coordinator.records import OFFSETS_TOPIC, RecordError, build_batch
 from streamlab.kafka.coordinator.txn_records import TRANSACTION_TOPIC, TxnValue
+from streamlab.kafka.periodic import Periodic
 
 log = logging.getLogger("streamlab.kafka.coordinator")
 
@@ -87,30 +87,18 @@ class TransactionCoordinator:
         self.abort_interval_ms = abort_interval_ms
         self.txns: dict[str, TxnMetadata] = {}
         self.by_producer: dict[int, TxnMetadata] = {}
-        self._task: asyncio.Task | None = None
+        self._expiry = Periodic(
+            "aborting timed-out transactions", abort_interval_ms, self.abort_timed_out, log
+        )
         self.load()
 
     # --- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._expire_loop())
+        await self._expiry.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _expire_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.abort_interval_ms / 1000)
-            try:
-                self.abort_timed_out()
-            except Exception:
-                log.exception("aborting timed-out transactions failed")
+        await self._expiry.stop()
 
     def load(self) -> None:
         """Replay ``__transaction_state``: the last value per transactional id wins. A
