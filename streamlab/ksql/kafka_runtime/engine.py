@@ -42,7 +42,7 @@ from streamlab.ksql.kafka_runtime.runner import (
     process_id,
     processing_guarantee,
 )
-from streamlab.ksql.kafka_runtime.state import ChangelogStores
+from streamlab.ksql.kafka_runtime.state import ChangelogStores, additional_retention_ms
 from streamlab.ksql.kafka_runtime.topics import TIMEOUT, KafkaTopicStore
 from streamlab.ksql.parser import ParsedStatement, parse
 from streamlab.ksql.planner import QueryPlan
@@ -288,7 +288,8 @@ class KafkaKsqlEngine(KsqlEngine):
             source = plan.source.topic.name
             exists = self.topics.exists(source)
             partitions = self.topics.get(source).partitions if exists else 1
-            stores.create_topics(self.topics, partitions)  # type: ignore[arg-type]
+            extra = additional_retention_ms(self._overrides, self.config)
+            stores.create_topics(self.topics, partitions, plan.physical, extra)  # type: ignore[arg-type]
         super()._create_internal_topics(query_id, plan)
 
     def _start_query(self, prefix: str, text: str, plan: QueryPlan) -> PersistentQuery:
@@ -377,6 +378,7 @@ class KafkaKsqlEngine(KsqlEngine):
             cache_max_bytes=getattr(query, "cache_max_bytes", 0),
             commit_interval_ms=getattr(query, "commit_interval_ms", 0),
             cached_topics={query.sink_topic} if query.plan.sink_source.is_table else set(),
+            on_flush=lambda: self._flush(query.query_id),
         )
         try:
             runner.init_transactions()
@@ -407,6 +409,11 @@ class KafkaKsqlEngine(KsqlEngine):
             stores.restore(self.bootstrap)
         return query.topology.process
 
+    def _flush(self, query_id: str) -> None:
+        query = self.queries.get(query_id)  # its topology is rebuilt after an abort
+        if query is not None:
+            query.topology.flush()
+
     def _committed(self, query_id: str) -> None:
         checkpoint = getattr(self.stores.get(query_id), "checkpoint", None)
         if checkpoint is not None:
@@ -425,6 +432,9 @@ class KafkaKsqlEngine(KsqlEngine):
         transaction as everything else), the downstream part consuming it."""
         prefix = f"{self.group_id(query_id)}-"
         suffixes = set(self._repartitions(plan))
+        cache = getattr(self.queries.get(query_id), "cache_max_bytes", None)
+        if cache is None:  # a new query (its settings are those of the statement)
+            cache = cache_max_bytes(self._overrides, self.config)
         return build_topology(
             plan.physical,
             query_id,
@@ -433,6 +443,7 @@ class KafkaKsqlEngine(KsqlEngine):
             self.functions,
             store_factory=self._store_factory(query_id),
             internal_topic=lambda suffix: prefix + suffix if suffix in suffixes else None,
+            cache_max_bytes=cache,
         )
 
     def _seed_offsets(self, group: str, topics: list[str]) -> None:

@@ -353,7 +353,8 @@ class QueryRunner(threading.Thread):
     ``process`` function. ``on_commit(query_id)`` runs after each successful commit (the
     stores checkpoint there). ``cache_max_bytes`` > 0 turns the record cache on for the
     changelogs and the ``cached_topics`` (a TABLE sink); ``commit_interval_ms`` 0 commits
-    every batch.
+    every batch. ``on_flush()`` runs first in every commit: the topology's store cache
+    (:mod:`streamlab.ksql.state.caching`) forwards and logs what it held.
     """
 
     def __init__(
@@ -373,6 +374,7 @@ class QueryRunner(threading.Thread):
         cache_max_bytes: int = 0,
         commit_interval_ms: int = 0,
         cached_topics: frozenset[str] | set[str] = frozenset(),
+        on_flush: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(name=f"query-{query_id}", daemon=True)
         self.query_id = query_id
@@ -384,6 +386,7 @@ class QueryRunner(threading.Thread):
         self.on_crash = on_crash
         self.on_abort = on_abort
         self.on_commit = on_commit
+        self.on_flush = on_flush
         self.transactional = transactional_id is not None
         config = consumer_config(bootstrap, group, offset_reset, self.transactional)
         self.consumer = Consumer({**config, **(consumer_settings or {})})
@@ -534,8 +537,7 @@ class QueryRunner(threading.Thread):
         5. ``on_commit``: the stores checkpoint.
         """
         self.last_commit = time.monotonic()
-        if self.cache is not None:
-            self.cache.flush()
+        self.flush_caches()
         remaining = self.producer.flush(TIMEOUT)
         if remaining:
             log.warning("query %s: %d records not delivered; not committing", self.query_id,
@@ -583,8 +585,7 @@ class QueryRunner(threading.Thread):
                     )
             if not self.in_transaction or not (force or self.commit_due()):
                 return
-            if self.cache is not None:
-                self.cache.flush()
+            self.flush_caches()
             self.producer.send_offsets_to_transaction(
                 [TopicPartition(t, p, o) for (t, p), o in self.pending_offsets.items()],
                 self.consumer.consumer_group_metadata(),
@@ -612,6 +613,14 @@ class QueryRunner(threading.Thread):
         self.aborts_in_a_row = 0
         if self.on_commit is not None:
             self.on_commit(self.query_id)
+
+    def flush_caches(self) -> None:
+        """Before a commit: the stores' cache (``on_flush``: aggregates forwarded, changelog
+        entries written), then the record cache, into the producer."""
+        if self.on_flush is not None:
+            self.on_flush()
+        if self.cache is not None:
+            self.cache.flush()
 
     def _end_transaction(self) -> None:
         self.in_transaction = False

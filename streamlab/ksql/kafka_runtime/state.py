@@ -7,7 +7,8 @@ service's data dir)::
     <state dir>/<application id>/.checkpoint     changelog offsets the stores cover
 
 with application id ``_confluent-ksql-<svc>query_<id>``. Every ``put``/``delete`` goes to the
-store and to its changelog topic ``<application id>-<store>-changelog`` (created compacted)
+store and to its changelog topic ``<application id>-<store>-changelog`` (created compacted;
+a window store's also deleted after its retention: :func:`changelog_config`)
 through the query's producer, in the same batch as the query's outputs (with the record
 cache on, only each key's last value per commit interval: see
 :mod:`~streamlab.ksql.kafka_runtime.runner`). The commit order, after the runner has processed
@@ -49,6 +50,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -58,6 +60,9 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 from streamlab.ksql.errors import KsqlException
 from streamlab.ksql.kafka_runtime.runner import local
 from streamlab.ksql.kafka_runtime.topics import TIMEOUT, KafkaTopicStore, send
+from streamlab.ksql.planner.aggregate import Aggregate
+from streamlab.ksql.planner.join import JoinStep
+from streamlab.ksql.planner.steps import ExecutionStep
 from streamlab.ksql.runtime.records import Record
 from streamlab.ksql.state import MemoryStore, MemoryStorePartition
 from streamlab.ksql.state.checkpoint import FILE_NAME, CheckpointError, OffsetCheckpoint, Offsets
@@ -66,8 +71,24 @@ from streamlab.ksql.state.rocksdb import RocksDBStore, RocksDBStorePartition
 
 log = logging.getLogger(__name__)
 
-#: Kafka Streams creates changelogs compacted: only each key's last value is needed.
-CHANGELOG_CONFIG = {"cleanup.policy": "compact"}
+#: What Kafka Streams sets on every internal topic it creates (``InternalTopicConfig``).
+INTERNAL_TOPIC_CONFIG = {"message.timestamp.type": "CreateTime"}
+#: A key-value store's changelog is compacted: only each key's last value is needed.
+CHANGELOG_CONFIG = {**INTERNAL_TOPIC_CONFIG, "cleanup.policy": "compact"}
+#: A window or session store's changelog is also deleted by time (``retention.ms``), since its
+#: windows leave the store as stream time passes (``WindowedChangelogTopicConfig``).
+WINDOWED_CHANGELOG_CONFIG = {**INTERNAL_TOPIC_CONFIG, "cleanup.policy": "compact,delete"}
+#: ``windowstore.changelog.additional.retention.ms``: a windowed changelog keeps records this
+#: much longer than its store (clock drift between the brokers and the application).
+ADDITIONAL_RETENTION_MS = 24 * 60 * 60 * 1000
+ADDITIONAL_RETENTION = "windowstore.changelog.additional.retention.ms"
+#: Kafka Streams' stream-stream join window stores (``KSTREAM-JOINTHIS-0000000008-store``, ...);
+#: the outer join's ``KSTREAM-OUTERSHARED-…-store`` is a key-value store.
+JOIN_WINDOW_STORE = re.compile(r"KSTREAM-(?:JOIN|OUTER)(?:THIS|OTHER)-\d+-store")
+AGGREGATE_STORE = "Aggregate-Aggregate-Materialize"
+#: ``JoinWindows.of``'s grace without a GRACE PERIOD: 24 hours minus twice ``before``
+JOIN_DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000
+_LONG_MAX = 2**63 - 1
 RESTORE_STALL = 60.0  # seconds without a changelog record before a restore gives up
 _PICKLED = b"\x80"  # pickle's PROTO opcode; encoded keys start with 01/02
 
@@ -99,6 +120,65 @@ def application_id(service_id: str, query_id: str) -> str:
 
 def changelog_topic(service_id: str, query_id: str, store: str) -> str:
     return f"{application_id(service_id, query_id)}-{store}-changelog"
+
+
+def window_store_retentions(plan: ExecutionStep) -> dict[str, int]:
+    """The retention (ms) of each window and session store of a query, by store name.
+
+    As Kafka Streams sizes them for ksqlDB: a windowed aggregate keeps its windows for
+    ``RETENTION``, by default ``size + grace`` (a session's size is its gap; the runtime also
+    never keeps less than that, see :mod:`~streamlab.ksql.runtime.aggregate`); a stream-stream
+    join's two window stores keep ``before + after + grace``, where without a GRACE PERIOD
+    ksqlDB's ``JoinWindows.of(before).after(after)`` leaves the grace at
+    ``max(24h - 2 * before, 0)``. Every other store is a key-value store: the EMIT FINAL
+    buffer and the outer join's shared store included.
+    """
+    retentions: dict[str, int] = {}
+    pending: list[ExecutionStep | None] = [plan]
+    while pending:
+        step = pending.pop()
+        if step is None:
+            continue
+        if isinstance(step, Aggregate) and step.window is not None:
+            window = step.window
+            retention = max(window.retention_ms, window.size_ms + window.grace_ms)
+            retentions[AGGREGATE_STORE] = retention
+        if isinstance(step, JoinStep):
+            if step.kind == "stream-stream":
+                grace = step.grace_ms
+                if grace is None:
+                    grace = max(JOIN_DEFAULT_GRACE_MS - 2 * step.before_ms, 0)
+                retention = step.before_ms + step.after_ms + grace
+                for store in step.window_stores:  # this side's, the other's[, shared]
+                    if JOIN_WINDOW_STORE.fullmatch(store):
+                        retentions[store] = retention
+            pending += [step.left, step.right]
+        pending.append(step.source)
+    return retentions
+
+
+def additional_retention_ms(*layers) -> int:
+    """``[ksql.streams.]windowstore.changelog.additional.retention.ms`` of the first layer
+    that sets it to a whole number of ms (at least 0), else Kafka Streams' default of a day."""
+    for layer in layers:
+        for name in (f"ksql.streams.{ADDITIONAL_RETENTION}", ADDITIONAL_RETENTION):
+            value = str(layer.get(name, "")).strip()
+            if value.isdigit():
+                return int(value)
+    return ADDITIONAL_RETENTION_MS
+
+
+def changelog_config(
+    store: str, retentions: dict[str, int], additional_retention_ms: int = ADDITIONAL_RETENTION_MS
+) -> dict[str, str]:
+    """The configs Kafka Streams creates the changelog of ``store`` with (``retentions``: see
+    :func:`window_store_retentions`): compacted, and for a window store also deleted after its
+    retention plus ``additional_retention_ms`` (capped at Long.MAX_VALUE, as Java's addExact)."""
+    retention = retentions.get(store)
+    if retention is None:
+        return dict(CHANGELOG_CONFIG)
+    total = min(retention + additional_retention_ms, _LONG_MAX)
+    return {**WINDOWED_CHANGELOG_CONFIG, "retention.ms": str(total)}
 
 
 class ChangelogStores:
@@ -171,12 +251,23 @@ class ChangelogStores:
     def topics(self) -> list[str]:
         return list(self.stores)
 
-    def create_topics(self, topics: KafkaTopicStore, partitions: int) -> None:
-        """Create the changelog topics that do not exist yet, compacted."""
+    def create_topics(
+        self,
+        topics: KafkaTopicStore,
+        partitions: int,
+        plan: ExecutionStep | None = None,
+        additional_retention_ms: int = ADDITIONAL_RETENTION_MS,
+    ) -> None:
+        """Create the changelog topics that do not exist yet, as Kafka Streams does: compacted,
+        and those of the window stores of ``plan`` (the query's physical plan) also deleted by
+        time (:func:`changelog_config`). Without a plan every changelog is only compacted.
+        Existing topics are left as they are (Kafka Streams only checks their partitions)."""
+        retentions = window_store_retentions(plan) if plan is not None else {}
         existing = topics.topics
-        for topic in self.stores:
+        for topic, store in self.stores.items():
             if topic not in existing:
-                topics.create_topic(topic, partitions, 1, dict(CHANGELOG_CONFIG))
+                config = changelog_config(store.name, retentions, additional_retention_ms)
+                topics.create_topic(topic, partitions, 1, config)
 
     # ---- checkpoints ----------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ store                                entries
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from streamlab.ksql.expressions import ExpressionCompiler
 from streamlab.ksql.formats import WindowType
@@ -46,7 +46,10 @@ from streamlab.ksql.runtime.records import Row
 from streamlab.ksql.runtime.streamtime import Clocks, expiry_due
 from streamlab.ksql.runtime.windows import Window, time_windows
 from streamlab.ksql.state import Store, open_store
+from streamlab.ksql.state.caching import CachingStore
 
+#: the aggregates (ksqlDB's name for an aggregation's materialized store)
+MATERIALIZE = "Aggregate-Aggregate-Materialize"
 #: the EMIT FINAL suppression buffer (Kafka Streams: ``<suppress name>-store``)
 SUPPRESS_STORE = "Suppress-store"
 
@@ -54,7 +57,14 @@ SUPPRESS_STORE = "Suppress-store"
 class AggregateProcessor(Processor):
     """Non-windowed stream aggregation (and the base of the other aggregations)."""
 
-    def __init__(self, step: Aggregate, context: QueryContext, store: Store | None = None):
+    def __init__(
+        self,
+        step: Aggregate,
+        context: QueryContext,
+        store: Store | None = None,
+        cached: bool = False,
+        forward_on_flush: bool = True,
+    ):
         parent = step.source
         assert parent is not None
         compiler = ExpressionCompiler(parent.columns(), context.functions)
@@ -65,9 +75,13 @@ class AggregateProcessor(Processor):
             [compiler.compile(a, "Aggregate") for a in c.arguments] for c in step.aggregates
         ]
         self.udafs = [c.udaf for c in step.aggregates]
-        self.store = (
-            store if store is not None else open_store(context, "Aggregate-Aggregate-Materialize")
-        )
+        if store is None:
+            # with the record cache on, the aggregates wait in it and are forwarded when it
+            # flushes (a commit): the latest row per key, as ksqlDB with its defaults
+            listener = self.flushed if forward_on_flush else None
+            store = open_store(context, MATERIALIZE, cached=cached, listener=listener)
+        self.store = store
+        self.deferred = isinstance(store, CachingStore) and store.listener is not None
         self.on_error = context.expression_error("GROUP BY")
         self.on_arg_error = context.expression_error("aggregate argument")
 
@@ -121,6 +135,11 @@ class AggregateProcessor(Processor):
         if self.downstream is not None:
             self.downstream.process(row)
 
+    def flushed(self, key: tuple[Any, ...], value: Any, origin: Row) -> None:
+        """The record cache let an aggregate go (see ``cached``): forward it now."""
+        if value is not None:  # stream aggregates are never deleted but by retention
+            self.output(key, value[0], value[1], origin)
+
     # ---- processing -----------------------------------------------------------------------------
 
     def process(self, row: Row) -> None:
@@ -133,51 +152,98 @@ class AggregateProcessor(Processor):
         accs, ts = store.get(key) or (self.initial(), row.timestamp)
         accs = self.add(accs, self.arguments(row.value))
         ts = max(ts, row.timestamp)
-        store.put(key, (accs, ts))
-        self.output(key, accs, ts, row)
+        if self.deferred:
+            store.put(key, (accs, ts), row)
+        else:
+            store.put(key, (accs, ts))
+            self.output(key, accs, ts, row)
 
 
-class TableAggregateProcessor(AggregateProcessor):
-    """GROUP BY over a table: undo the previous row of the source key, then add the new one."""
+class Change(NamedTuple):
+    """Kafka Streams' ``Change<V>``: what one update of a table sends to its GROUP BY's
+    aggregation, keyed by a group key: the row ``new`` joins the group, ``old`` leaves it.
 
-    def __init__(self, step: Aggregate, context: QueryContext, store: Store | None = None):
-        super().__init__(step, context, store)
+    Either may be None, never both; both are set only when the old and the new row are in the
+    same group (Kafka Streams >= 3.5, KIP-904: undone and added in one step, emitted once).
+    """
+
+    new: list[Any] | None
+    old: list[Any] | None
+
+
+class TableGroupBy(Processor):
+    """The upstream half of a table's GROUP BY (Kafka Streams' materialized KTable source and
+    ``KTableRepartitionMap``): keeps each source key's current row in ``KsqlTopic-Reduce`` and,
+    per update, forwards :class:`Change` rows keyed by group key: the old row's retraction
+    under its old group and the new row's addition under its new group, or one change holding
+    both when the group stays. A NULL group key is logged and that side is dropped.
+
+    ``downstream`` is the aggregation itself in one topology, the repartition topic's sink when
+    the Kafka runtime splits the query (``Aggregate-GroupBy-repartition``).
+    """
+
+    def __init__(self, aggregate: TableAggregateProcessor, context: QueryContext) -> None:
+        self.aggregate = aggregate
         self.rows = open_store(context, "KsqlTopic-Reduce")
 
     def process(self, row: Row) -> None:
         source_key = tuple(row.key or ())
         rows = self.rows.partition(row.partition)
-        store = self.store.partition(row.partition)
         old = rows.get(source_key)
-        if row.value is None:
+        new = row.value
+        if new is None:
             rows.delete(source_key)
         else:
-            rows.put(source_key, row.value)
-        new_key = self.group_key(row.value) if row.value is not None else None
-        if old is not None and new_key is not None and self.group_key(old) == new_key:
-            # same group (Kafka Streams >= 3.5): undo and add in one step, emit once
-            found = store.get(new_key) or (self.initial(), row.timestamp)
-            accs = self.add(self.undo(found[0], self.arguments(old)), self.arguments(row.value))
-            ts = max(found[1], row.timestamp)
-            store.put(new_key, (accs, ts))
-            self.output(new_key, accs, ts, row)
+            rows.put(source_key, new)
+        group_key = self.aggregate.group_key
+        new_key = group_key(new) if new is not None else None
+        old_key = group_key(old) if old is not None else None
+        if old_key is not None and old_key == new_key:
+            self._forward(new_key, Change(new, old), row)
             return
-        if old is not None:
-            old_key = self.group_key(old)
-            if old_key is not None:
-                found = store.get(old_key)
-                if found is not None:
-                    accs = self.undo(found[0], self.arguments(old))
-                    ts = max(found[1], row.timestamp)
-                    store.put(old_key, (accs, ts))
-                    self.output(old_key, accs, ts, row)
-        if row.value is None:
+        if old_key is not None:  # the retraction first, as Kafka Streams forwards it
+            self._forward(old_key, Change(None, old), row)
+        if new_key is not None:
+            self._forward(new_key, Change(new, None), row)
+
+    def _forward(self, key: tuple[Any, ...], change: Change, row: Row) -> None:
+        if self.downstream is not None:
+            self.downstream.process(
+                Row(list(key), change, row.timestamp, row.partition, row.offset, row.headers)
+            )
+
+
+class TableAggregateProcessor(AggregateProcessor):
+    """GROUP BY over a table, the downstream half (Kafka Streams' ``KTableAggregate``): a
+    :class:`Change` keyed by group key undoes its old row and adds its new row, then emits the
+    group once. A change whose old row finds no aggregate (it was never added) is ignored.
+
+    Source rows are first mapped by :attr:`group_by` (:class:`TableGroupBy`), directly in one
+    topology; the Kafka runtime routes its changes through ``Aggregate-GroupBy-repartition``.
+    """
+
+    def __init__(self, step: Aggregate, context: QueryContext, store: Store | None = None):
+        super().__init__(step, context, store)
+        self.group_by = TableGroupBy(self, context)
+        self.group_by.downstream = self
+
+    def process(self, row: Row) -> None:
+        change = row.value
+        if not isinstance(change, Change):  # a source row: one topology
+            self.group_by.process(row)
             return
-        key = new_key
-        if key is None:
-            return
-        accs, ts = store.get(key) or (self.initial(), row.timestamp)
-        accs = self.add(accs, self.arguments(row.value))
+        key = tuple(row.key or ())
+        store = self.store.partition(row.partition)
+        found = store.get(key)
+        if change.old is not None:
+            if found is None and change.new is None:
+                return
+            accs, ts = found or (self.initial(), row.timestamp)
+            accs = self.undo(accs, self.arguments(change.old))
+        else:
+            accs, ts = found or (self.initial(), row.timestamp)
+        if change.new is not None:
+            accs = self.add(accs, self.arguments(change.new))
         ts = max(ts, row.timestamp)
         store.put(key, (accs, ts))
         self.output(key, accs, ts, row)
@@ -193,10 +259,17 @@ class TimeWindowAggregateProcessor(AggregateProcessor):
     its suppress operator ``Suppress``, Kafka Streams its buffer ``<name>-store``).
     """
 
-    def __init__(self, step: Aggregate, context: QueryContext, store: Store | None = None):
-        super().__init__(step, context, store)
+    def __init__(
+        self,
+        step: Aggregate,
+        context: QueryContext,
+        store: Store | None = None,
+        cached: bool = False,
+    ):
         window = step.window
         assert window is not None
+        # EMIT FINAL forwards from the suppression buffer, not from the cache
+        super().__init__(step, context, store, cached, forward_on_flush=not window.emit_final)
         self.window = window
         self.clocks = Clocks(context, "Aggregate-Aggregate-StreamTime")
         # EMIT FINAL: (window end, start, partition, *group key) -> 1, in close order
@@ -235,10 +308,13 @@ class TimeWindowAggregateProcessor(AggregateProcessor):
             accs, ts = found or (self.initial(), timestamp)
             accs = self.add(accs, args)
             ts = max(ts, timestamp)
-            store.put(state_key, (accs, ts))
             if spec.emit_final:
+                store.put(state_key, (accs, ts))
                 self.clocks.advance("maxWindowStart", start)
+            elif self.deferred:
+                store.put(state_key, (accs, ts), row)
             else:
+                store.put(state_key, (accs, ts))
                 self.output(key, accs, ts, row, Window(start, end))
         if spec.emit_final:
             self._emit_closed(close_time, row)
@@ -247,6 +323,12 @@ class TimeWindowAggregateProcessor(AggregateProcessor):
             for state_key, _ in list(store.range()):
                 if state_key[-1] <= horizon:  # as Kafka Streams: by window start
                     store.delete(state_key)
+
+    def flushed(self, key: tuple[Any, ...], value: Any, origin: Row) -> None:
+        if value is not None:  # a window expired from the store: nothing to forward
+            start = key[-1]
+            window = Window(start, start + self.window.size_ms)
+            self.output(key[:-1], value[0], value[1], origin, window)
 
     def _emit_closed(self, close_time: int, row: Row) -> None:
         assert self.buffer is not None
@@ -389,11 +471,12 @@ class HavingProcessor(Processor):
 def build_aggregate(step: Aggregate, context: QueryContext, emit=None) -> Processor:
     if step.from_table:
         return TableAggregateProcessor(step, context)
+    # stream aggregations and time windows run behind the record cache when the query has one
     if step.window is None:
-        return AggregateProcessor(step, context)
+        return AggregateProcessor(step, context, cached=True)
     if step.window.type is WindowType.SESSION:
         return SessionWindowAggregateProcessor(step, context)
-    return TimeWindowAggregateProcessor(step, context)
+    return TimeWindowAggregateProcessor(step, context, cached=True)
 
 
 def build_having(step: Having, context: QueryContext, emit=None) -> Processor:

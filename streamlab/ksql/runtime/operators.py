@@ -28,6 +28,7 @@ from streamlab.ksql.runtime.processing_log import ProcessingLog
 from streamlab.ksql.runtime.records import Record, Row
 from streamlab.ksql.runtime.streamtime import Clocks
 from streamlab.ksql.schema import Column, LogicalSchema, Namespace
+from streamlab.ksql.state.caching import StoreCache
 from streamlab.ksql.types import SqlBaseType
 
 Emit = Callable[[Record], None]
@@ -52,6 +53,8 @@ class QueryContext:
         self.stream_time = -1
         # the query's stream time in a store (set by a sink that needs it after a restart)
         self.stream_clock: Any = None
+        # the record cache in front of the stores that ask for it (None: the cache is off)
+        self.cache: StoreCache | None = None
 
     def expression_error(self, what: str) -> Callable[[CompiledExpression, Exception, Any], None]:
         def report(compiled: CompiledExpression, error: Exception, row: Any) -> None:
@@ -455,7 +458,8 @@ INTERNAL_VALUE_FORMAT = FormatInfo("JSON")
 
 class RepartitionSink(Processor):
     """The end of an upstream sub-topology: each row goes to the repartition topic keyed by its
-    new key (the group or join key), its value the whole processing row.
+    new key (the group or join key), its value the whole processing row (a table's GROUP BY:
+    the row's :class:`~streamlab.ksql.runtime.aggregate.Change`, see :func:`changed_serde`).
 
     The record's partition is left to the producer, whose ``murmur2_random`` partitioner is the
     Java client's (``murmur2(key) % partitions``). Rows the downstream operator would drop (NULL
@@ -567,22 +571,104 @@ def _repartition_serdes(
     return key_serde, value_serde
 
 
+def _zigzag_varint(value: int) -> bytes:
+    """Kafka's ``ByteUtils.writeVarint``: a zig-zag encoded signed varint."""
+    value = (value << 1) ^ (value >> 31)
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _read_zigzag_varint(data: bytes) -> tuple[int, int]:
+    """The value and the length of the varint at the start of ``data``."""
+    value = shift = 0
+    for index, byte in enumerate(data[:5]):
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (value >> 1) ^ -(value & 1), index + 1
+        shift += 7
+    raise ValueError("bad varint")
+
+
+#: the trailing byte of a serialized Change: which of old and new it holds
+CHANGE_OLD, CHANGE_NEW, CHANGE_BOTH = 0, 1, 2
+
+
+def changed_serde(inner: RowSerde) -> RowSerde:
+    """Kafka Streams' ``ChangedSerializer`` / ``ChangedDeserializer`` (3.5+) around ``inner``
+    (the JSON processing row): the value of a table GROUP BY's repartition record is
+
+    * ``old ‖ 0x00``: the row leaves the group (a retraction),
+    * ``new ‖ 0x01``: the row joins the group,
+    * ``varint(len(new)) ‖ new ‖ old ‖ 0x02``: both, the row stays in its group (KIP-904);
+
+    ``varint`` is Kafka's zig-zag varint. Kafka Streams rejects a change with neither."""
+    from streamlab.ksql.runtime.aggregate import Change  # aggregate imports this module
+
+    def serialize(change: Any) -> bytes:
+        new = inner.serialize(change.new) if change.new is not None else None
+        old = inner.serialize(change.old) if change.old is not None else None
+        if new is not None and old is not None:
+            return _zigzag_varint(len(new)) + new + old + bytes([CHANGE_BOTH])
+        if new is not None:
+            return new + bytes([CHANGE_NEW])
+        if old is not None:
+            return old + bytes([CHANGE_OLD])
+        raise SerializationError("Both old and new values are null in a Change")
+
+    def deserialize(data: bytes | None, topic: str) -> Any:
+        flag = data[-1] if data else None
+        if data and flag in (CHANGE_OLD, CHANGE_NEW):
+            row = inner.deserialize(data[:-1], topic)
+            return Change(row, None) if flag == CHANGE_NEW else Change(None, row)
+        if data and flag == CHANGE_BOTH:
+            try:
+                size, at = _read_zigzag_varint(data)
+            except ValueError:
+                size, at = -1, 0
+            if 0 <= size <= len(data) - at - 1:
+                new = inner.deserialize(data[at : at + size], topic)
+                old = inner.deserialize(data[at + size : -1], topic)
+                return Change(new, old)
+        raise SerializationError(
+            f"Failed to deserialize value from topic: {topic}. Not a serialized Change "
+            f"(flag {flag})"
+        )
+
+    return RowSerde(serialize, deserialize)  # type: ignore[arg-type]
+
+
 def _split_aggregate(
     step: Any, aggregate: Any, previous: Any, topic: str, key_format: Any,
     context: QueryContext, emit: Emit,
 ) -> RepartitionSource:  # fmt: skip
     """``previous → RepartitionSink`` | ``RepartitionSource → aggregate``: GROUP BY's
-    ``Aggregate-GroupBy-repartition``, keyed by the group key."""
+    ``Aggregate-GroupBy-repartition``, keyed by the group key.
+
+    Over a table (Kafka Streams' ``KTable.groupBy``) the upstream part is the aggregate's
+    ``group_by`` (the source table, materialized): the topic carries its changes, encoded by
+    :func:`changed_serde`, and the aggregate downstream applies them."""
     parent = step.source
     key_serde, value_serde = _repartition_serdes(
         topic, list(step.schema.key), key_format, list(parent.schema.value)
     )
+    if step.from_table:
+        value_serde = changed_serde(value_serde)
+        group_by = aggregate.group_by
+        previous.downstream = group_by
+        group_by.downstream = RepartitionSink(
+            topic, lambda row: row.key, key_serde, value_serde, context, emit
+        )
+    else:
 
-    def key_of(row: Row) -> list[Any] | None:
-        key = aggregate.group_key(row.value)  # NULL parts are logged and dropped there
-        return list(key) if key is not None else None
+        def key_of(row: Row) -> list[Any] | None:
+            key = aggregate.group_key(row.value)  # NULL parts are logged and dropped there
+            return list(key) if key is not None else None
 
-    previous.downstream = RepartitionSink(topic, key_of, key_serde, value_serde, context, emit)
+        previous.downstream = RepartitionSink(topic, key_of, key_serde, value_serde, context, emit)
     source = RepartitionSource(topic, key_serde, value_serde, context)
     source.downstream = aggregate
     return source
@@ -647,6 +733,12 @@ class Topology:
     def process(self, record: Record) -> None:
         self.source.process_record(record)
 
+    def flush(self) -> None:
+        """Before a commit: the record cache's entries into the stores, changelogs and
+        downstream (see :mod:`streamlab.ksql.state.caching`)."""
+        if self.context.cache is not None:
+            self.context.cache.flush()
+
 
 _BUILDERS: dict[type, Callable[..., Processor]] = {
     steps.TableFilter: lambda step, ctx, emit: TableFilterProcessor(
@@ -678,6 +770,7 @@ def build_topology(
     functions: FunctionRegistry = FUNCTIONS,
     store_factory: Callable[[str], Any] | None = None,
     internal_topic: Callable[[str], str | None] | None = None,
+    cache_max_bytes: int = 0,
 ) -> Topology:
     """Build the operators of a step chain; outputs of the last step go to ``emit``.
 
@@ -686,6 +779,8 @@ def build_topology(
     suffix, None if it has none: the topology is then split at its repartition points, as
     Kafka Streams' sub-topologies, and ``repartition_topics`` lists what it also consumes.
     Without it (in-process, QTT) one topology runs from the sources to the sink.
+    ``cache_max_bytes`` > 0 puts Kafka Streams' record cache in front of the stores of the
+    aggregations (they then forward at :meth:`Topology.flush`, before each commit).
     """
     import streamlab.ksql.runtime.aggregate  # noqa: F401  (registers the stateful operators)
     from streamlab.ksql.planner.aggregate import Aggregate
@@ -693,6 +788,8 @@ def build_topology(
     context = QueryContext(query_id, log, functions)
     if store_factory is not None:
         context.store_factory = store_factory  # type: ignore[attr-defined]
+    if cache_max_bytes > 0:
+        context.cache = StoreCache(cache_max_bytes)
     chain = final_step.chain()
     source_step = chain[0]
     previous: SourceProcessor | Processor
@@ -716,12 +813,7 @@ def build_topology(
             raise NotImplementedError(f"No operator for step {type(step).__name__}")
         processor = builder(step, context, emit)
         topic = None
-        if (
-            internal_topic is not None
-            and isinstance(step, Aggregate)
-            and step.repartition
-            and not step.from_table  # a table's GROUP BY is not routed (see the README)
-        ):
+        if internal_topic is not None and isinstance(step, Aggregate) and step.repartition:
             topic = internal_topic("Aggregate-GroupBy-repartition")
         if topic is not None:
             routes[topic] = _split_aggregate(

@@ -23,7 +23,7 @@ class Clocks:
     """Named integer clocks (``-1`` until set) of one operator, in the store ``name``."""
 
     def __init__(self, context, name: str) -> None:
-        self.store = open_store(context, name)
+        self.store = open_store(context, name, cached=True)  # written per record: cached
         self._values: dict[str, int] | None = None
 
     def _load(self) -> dict[str, int]:

@@ -12,16 +12,21 @@ from streamlab.ksql.state.base import ChangelogCallback, Store, StorePartition
 from streamlab.ksql.state.memory import MemoryStore, MemoryStorePartition, key_order
 
 
-def open_store(context: Any, name: str) -> Store:
+def open_store(context: Any, name: str, cached: bool = False, listener: Any = None) -> Store:
     """The store ``name`` of a query: ``context.store_factory(name)`` when the runtime sets one
     (RocksDB + changelog under the Kafka runtime), else an in-memory store.
 
     Names are ksqlDB's state-store names (``Aggregate-Aggregate-Materialize``,
     ``KafkaTopic_Right-Reduce``, ...); their changelog topic is
     ``_confluent-ksql-<service id>query_<query id>-<name>-changelog``.
+
+    ``cached``: behind the query's record cache when it has one (``context.cache``), whose
+    flushes hand each entry to ``listener(key, value, origin)`` (see :mod:`.caching`).
     """
     factory = getattr(context, "store_factory", None)
-    return factory(name) if factory is not None else MemoryStore(name)
+    store = factory(name) if factory is not None else MemoryStore(name)
+    cache = getattr(context, "cache", None)
+    return cache.wrap(store, listener) if cached and cache is not None else store
 
 
 __all__ = [
