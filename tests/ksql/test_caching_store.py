@@ -151,13 +151,11 @@ def test_over_rocksdb_the_changelog_gets_the_stores_bytes_at_the_flush():
         backend.close()
 
 
-def test_open_store_caches_only_when_asked_and_the_query_has_a_cache():
+def test_open_store_puts_the_store_behind_the_cache_it_is_given():
     class Context:
-        cache = None
+        pass
 
-    context = Context()
-    assert isinstance(open_store(context, "s", cached=True), MemoryStore)
-    context.cache = StoreCache(ENTRY_BYTES)
-    assert isinstance(open_store(context, "s", cached=True), CachingStore)
-    assert isinstance(open_store(context, "s"), MemoryStore)
-    assert len(context.cache.stores) == 1
+    cache = StoreCache(ENTRY_BYTES)
+    assert isinstance(open_store(Context(), "s"), MemoryStore)
+    assert isinstance(open_store(Context(), "s", cache), CachingStore)
+    assert len(cache.stores) == 1

@@ -26,15 +26,16 @@ nothing and one after a crash reads only the tail. With no checkpoint (first sta
 deleted, exactly-once crash), or one that does not match the topic (offset past its end: the
 topic was recreated), the store is wiped and restored from the beginning.
 
-After kill -9 under ``at_least_once`` the stores may hold writes made after the last
-checkpoint (RocksDB's write-ahead log keeps every write of a killed process). Replaying the
-changelog from the checkpoint re-applies logged values (a key's last logged value wins), so
-the stores end as the changelog ends. Input after the last commit is processed again, so its
-effects can count twice, exactly as in Kafka Streams under at-least-once; nothing committed is
-lost or double counted. Under ``exactly_once_v2`` the checkpoint is removed once restored and
-written again only when the query closes with nothing uncommitted, so a crash wipes the stores
-(they may hold writes of aborted transactions) and restores them from the committed changelog,
-as Kafka Streams does.
+After kill -9 under ``at_least_once`` the stores hold at least what the last checkpoint covers
+(every store is flushed to disk before the file is written: RocksDB runs without its write-ahead
+log, as in Kafka Streams), and may hold later writes that a memtable flush of its own put on
+disk. Replaying the changelog from the checkpoint re-applies logged values (a key's last logged
+value wins), so the stores end as the changelog ends. Input after the last commit is processed
+again, so its effects can count twice, exactly as in Kafka Streams under at-least-once; nothing
+committed is lost or double counted. Under ``exactly_once_v2`` the checkpoint is removed once
+restored and written again only when the query closes with nothing uncommitted, so a crash wipes
+the stores (they may hold writes of aborted transactions) and restores them from the committed
+changelog, as Kafka Streams does.
 
 State is kept per key regardless of the input partition (:class:`KeyedRocksDBStore`).
 Changelog records carry the store's own bytes, as Kafka Streams logs its stores: the key is the
@@ -281,6 +282,8 @@ class ChangelogStores:
         self._write_checkpoint()
 
     def _write_checkpoint(self) -> None:
+        for store in self.stores.values():
+            store.flush()  # the stores on disk hold what the file says (RocksDB writes no WAL)
         os.makedirs(self.directory, exist_ok=True)
         self.checkpoint_file.write(self.offsets)
         self._checkpointed = dict(self.offsets)

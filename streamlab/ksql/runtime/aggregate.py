@@ -79,7 +79,7 @@ class AggregateProcessor(Processor):
             # with the record cache on, the aggregates wait in it and are forwarded when it
             # flushes (a commit): the latest row per key, as ksqlDB with its defaults
             listener = self.flushed if forward_on_flush else None
-            store = open_store(context, MATERIALIZE, cached=cached, listener=listener)
+            store = open_store(context, MATERIALIZE, context.cache if cached else None, listener)
         self.store = store
         self.deferred = isinstance(store, CachingStore) and store.listener is not None
         self.on_error = context.expression_error("GROUP BY")

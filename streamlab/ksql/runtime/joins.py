@@ -24,7 +24,9 @@ from __future__ import annotations
 from typing import Any
 
 from streamlab.ksql.expressions import ExpressionCompiler
+from streamlab.ksql.parser.ast.expressions import ColumnReference
 from streamlab.ksql.planner.join import DEFAULT_GRACE_TOTAL_MS, JoinStep
+from streamlab.ksql.planner.steps import StreamSource
 from streamlab.ksql.runtime.buffer import TimeOrderedBuffer
 from streamlab.ksql.runtime.operators import Processor, QueryContext, SourceProcessor
 from streamlab.ksql.runtime.records import Record, Row
@@ -76,7 +78,7 @@ class JoinProcessor(Processor):
         self.join_type = step.join_type
         if step.kind != "stream-stream":  # the tables' stores
             self.left_store = open_store(context, "KafkaTopic_Left-Reduce")
-            self.right_store = open_store(context, "KafkaTopic_Right-Reduce")
+            self.right_store = open_store(context, right_table_store(step))
         # stream-stream
         self.before = step.before_ms
         self.after = step.after_ms
@@ -289,6 +291,39 @@ class JoinProcessor(Processor):
                 self.emit(key, value, None, ts, row)
             else:
                 self.emit(key, None, value, ts, row)
+
+
+#: The store of a right table ksqlDB re-keys into the left side's key format: its
+#: ``TableSelectKey`` (``toStream().map(...).toTable(...)``) materializes what it reads back
+#: from ``RightSourceKeyed-SelectKey-repartition`` under this name (the Kafka runtime routes
+#: it there: ``_split_join`` in :mod:`~streamlab.ksql.runtime.operators`).
+RIGHT_REKEYED_STORE = "RightSourceKeyed-Materialize"
+
+
+def _keyed_on(source: StreamSource, expression: Any) -> bool:
+    keys = source.source_schema.key
+    return (
+        len(keys) == 1
+        and isinstance(expression, ColumnReference)
+        and expression.name == f"{source.alias}_{keys[0].name}"
+    )
+
+
+def right_table_rekeyed(step: JoinStep) -> bool:
+    """The right side is a table whose key format differs from the left side's and the left
+    side is not re-keyed itself (a re-keyed left side is written in the table's key format):
+    ksqlDB then re-keys the table (the planner's ``internal_topics``)."""
+    if step.kind == "stream-stream" or step.left is None or step.right is None:
+        return False
+    lk, rk = step.left.key_format, step.right.key_format
+    if lk is None or rk is None or (lk.format, lk.features) == (rk.format, rk.features):
+        return False
+    return step.kind == "table-table" or _keyed_on(step.left, step.left_key)
+
+
+def right_table_store(step: JoinStep) -> str:
+    """ksqlDB's name of the right table's store (its changelog is ``<name>-changelog``)."""
+    return RIGHT_REKEYED_STORE if right_table_rekeyed(step) else "KafkaTopic_Right-Reduce"
 
 
 def _default_window_stores(step: JoinStep) -> list[str]:

@@ -28,10 +28,13 @@ from streamlab.ksql.runtime.processing_log import ProcessingLog
 from streamlab.ksql.runtime.records import Record, Row
 from streamlab.ksql.runtime.streamtime import Clocks
 from streamlab.ksql.schema import Column, LogicalSchema, Namespace
-from streamlab.ksql.state.caching import StoreCache
+from streamlab.ksql.state.caching import ENTRY_BYTES, StoreCache
 from streamlab.ksql.types import SqlBaseType
 
 Emit = Callable[[Record], None]
+
+#: the commit cache's size with the record cache off: room for every clock of a query
+COMMIT_CACHE_BYTES = 1000 * ENTRY_BYTES
 
 
 class Processor:
@@ -53,8 +56,10 @@ class QueryContext:
         self.stream_time = -1
         # the query's stream time in a store (set by a sink that needs it after a restart)
         self.stream_clock: Any = None
-        # the record cache in front of the stores that ask for it (None: the cache is off)
+        # the record cache in front of the aggregations' stores (None: the cache is off), and
+        # the cache of the stores only a commit needs to see (stream time; None in-process)
         self.cache: StoreCache | None = None
+        self.commit_cache: StoreCache | None = None
 
     def expression_error(self, what: str) -> Callable[[CompiledExpression, Exception, Any], None]:
         def report(compiled: CompiledExpression, error: Exception, row: Any) -> None:
@@ -674,16 +679,62 @@ def _split_aggregate(
     return source
 
 
+class TableRepartitionSink(RepartitionSink):
+    """A re-keyed table's end of its upstream sub-topology (ksqlDB's ``TableSelectKey``:
+    ``toStream().map(...)`` then ``toTable(...)`` through the repartition topic): every
+    update goes, tombstones too, since the table downstream must see its deletes."""
+
+    def process(self, row: Row) -> None:
+        if row.value is not None:
+            super().process(row)
+            return
+        key = self.key_of(row)
+        if key is None:
+            return
+        try:
+            data = self.key_serde.serialize(key)
+        except SerializationError as error:
+            context = self.context
+            context.log.serialization_error(context.query_id, "key", error, self.topic)
+            return
+        self.emit(Record(self.topic, data, None, row.timestamp, headers=row.headers))
+
+
+def _split_table_side(
+    join_step: Any, side: Any, topic: str, context: QueryContext, emit: Emit
+) -> RepartitionSource:
+    """The right table of a join whose key format differs from the left side's goes through
+    ``RightSourceKeyed-SelectKey-repartition``: its key, unchanged, written in the left side's
+    key format (so it lands on the partition the left side's records for it have), read back
+    and materialized by the join (``RightSourceKeyed-Materialize``)."""
+    key_columns = list(join_step.right.source_schema.key)
+    value_columns = [Column(name, sql_type) for name, sql_type in join_step.right_columns]
+    key_serde, value_serde = _repartition_serdes(
+        topic, key_columns, join_step.left.key_format, value_columns
+    )
+    reader = RepartitionSource(topic, key_serde, value_serde, context)
+    reader.downstream = side.downstream  # the join's side input
+    side.downstream = TableRepartitionSink(
+        topic, lambda row: row.key, key_serde, value_serde, context, emit
+    )
+    return reader
+
+
 def _split_join(
     join_step: Any, source: Any, internal_topic: Callable[[str], str | None],
     key_format: Any, context: QueryContext, emit: Emit,
 ) -> dict[str, RepartitionSource]:  # fmt: skip
     """Re-keyed stream sides of a join go through ``Join-repartition`` (stream-table) or
     ``Join-left-repartition`` / ``Join-right-repartition`` (stream-stream), keyed by the join
-    key. Table sides are not routed (they are materialized as read)."""
+    key; a right table in another key format than the left side's through
+    ``RightSourceKeyed-SelectKey-repartition`` (:func:`_split_table_side`)."""
     routes: dict[str, RepartitionSource] = {}
+    if join_step.kind != "stream-stream":
+        topic = internal_topic("RightSourceKeyed-SelectKey-repartition")
+        if topic is not None:
+            routes[topic] = _split_table_side(join_step, source.right, topic, context, emit)
     if join_step.kind == "stream-table":
-        suffixes = {True: "Join-repartition", False: None}  # tables are not routed
+        suffixes = {True: "Join-repartition", False: None}  # the table is keyed already
     elif join_step.kind == "stream-stream":
         suffixes = {True: "Join-left-repartition", False: "Join-right-repartition"}
     else:
@@ -736,8 +787,8 @@ class Topology:
     def flush(self) -> None:
         """Before a commit: the record cache's entries into the stores, changelogs and
         downstream (see :mod:`streamlab.ksql.state.caching`)."""
-        if self.context.cache is not None:
-            self.context.cache.flush()
+        if self.context.commit_cache is not None:
+            self.context.commit_cache.flush()
 
 
 _BUILDERS: dict[type, Callable[..., Processor]] = {
@@ -770,7 +821,7 @@ def build_topology(
     functions: FunctionRegistry = FUNCTIONS,
     store_factory: Callable[[str], Any] | None = None,
     internal_topic: Callable[[str], str | None] | None = None,
-    cache_max_bytes: int = 0,
+    cache_max_bytes: int | None = None,
 ) -> Topology:
     """Build the operators of a step chain; outputs of the last step go to ``emit``.
 
@@ -779,8 +830,9 @@ def build_topology(
     suffix, None if it has none: the topology is then split at its repartition points, as
     Kafka Streams' sub-topologies, and ``repartition_topics`` lists what it also consumes.
     Without it (in-process, QTT) one topology runs from the sources to the sink.
-    ``cache_max_bytes`` > 0 puts Kafka Streams' record cache in front of the stores of the
-    aggregations (they then forward at :meth:`Topology.flush`, before each commit).
+    ``cache_max_bytes`` (the Kafka runtime, which calls :meth:`Topology.flush` before each
+    commit): > 0 puts Kafka Streams' record cache in front of the aggregations' stores (they
+    then forward at the flush); with any value the stream-time stores are written at the flush.
     """
     import streamlab.ksql.runtime.aggregate  # noqa: F401  (registers the stateful operators)
     from streamlab.ksql.planner.aggregate import Aggregate
@@ -788,8 +840,10 @@ def build_topology(
     context = QueryContext(query_id, log, functions)
     if store_factory is not None:
         context.store_factory = store_factory  # type: ignore[attr-defined]
-    if cache_max_bytes > 0:
-        context.cache = StoreCache(cache_max_bytes)
+    if cache_max_bytes is not None:
+        context.commit_cache = StoreCache(max(cache_max_bytes, COMMIT_CACHE_BYTES))
+        if cache_max_bytes > 0:
+            context.cache = context.commit_cache  # one budget, as Kafka Streams' thread cache
     chain = final_step.chain()
     source_step = chain[0]
     previous: SourceProcessor | Processor

@@ -12,7 +12,7 @@ from streamlab.ksql.state.base import ChangelogCallback, Store, StorePartition
 from streamlab.ksql.state.memory import MemoryStore, MemoryStorePartition, key_order
 
 
-def open_store(context: Any, name: str, cached: bool = False, listener: Any = None) -> Store:
+def open_store(context: Any, name: str, cache: Any = None, listener: Any = None) -> Store:
     """The store ``name`` of a query: ``context.store_factory(name)`` when the runtime sets one
     (RocksDB + changelog under the Kafka runtime), else an in-memory store.
 
@@ -20,13 +20,12 @@ def open_store(context: Any, name: str, cached: bool = False, listener: Any = No
     ``KafkaTopic_Right-Reduce``, ...); their changelog topic is
     ``_confluent-ksql-<service id>query_<query id>-<name>-changelog``.
 
-    ``cached``: behind the query's record cache when it has one (``context.cache``), whose
-    flushes hand each entry to ``listener(key, value, origin)`` (see :mod:`.caching`).
+    ``cache``: a :class:`~.caching.StoreCache` to put the store behind (None: none), whose
+    flushes hand each entry to ``listener(key, value, origin)``.
     """
     factory = getattr(context, "store_factory", None)
     store = factory(name) if factory is not None else MemoryStore(name)
-    cache = getattr(context, "cache", None)
-    return cache.wrap(store, listener) if cached and cache is not None else store
+    return cache.wrap(store, listener) if cache is not None else store
 
 
 __all__ = [

@@ -8,8 +8,11 @@ the key, both in the order-preserving encoding of :mod:`streamlab.ksql.state.key
 byte order is the key order ``range()`` promises; values are pickled (accumulators are Python
 objects). The query's changelog carries these same key and value bytes.
 
-Writes go to RocksDB's write-ahead log (not synced) and memtable: a killed process (kill -9)
-loses none of them, only a machine crash could, which the changelog covers.
+Writes go to RocksDB's memtable without its write-ahead log, as Kafka Streams writes them (the
+changelog topic is the log): a killed process (kill -9) loses what was not flushed to disk yet.
+:meth:`RocksDBStore.flush` writes the memtable out; the Kafka runtime flushes every store before
+it writes a checkpoint, so a store on disk always holds at least what its checkpoint says, and
+the restore replays the changelog from there.
 
 >>> import tempfile
 >>> store = RocksDBStore("counts", tempfile.mkdtemp())
@@ -26,10 +29,11 @@ import logging
 import os
 import pickle
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from rocksdict import Options, Rdict, ReadOptions, WriteBatch
+from rocksdict import Options, Rdict, ReadOptions, WriteBatch, WriteOptions
 
 from streamlab.ksql.errors import KsqlException
 from streamlab.ksql.state.base import ChangelogCallback, Key, Store, StorePartition
@@ -38,6 +42,8 @@ from streamlab.ksql.state.keys import decode_key, encode_key
 log = logging.getLogger(__name__)
 
 ENCODED_KEYS = 100_000  # encoded keys remembered per store partition
+CACHED_VALUES = 50_000  # decoded values remembered per store partition (a read cache)
+_ABSENT = object()
 
 
 class StoreClosedError(KsqlException):
@@ -48,6 +54,14 @@ def _options() -> Options:
     options = Options(raw_mode=True)  # bytes in, bytes out: we encode keys and values
     options.create_if_missing(True)
     return options
+
+
+def _open(path: str) -> Rdict:
+    db = Rdict(path, _options())
+    writes = WriteOptions()
+    writes.disable_wal = True  # Kafka Streams' setting: a write costs no log append (syscall)
+    db.set_write_options(writes)
+    return db
 
 
 def _prefix_end(prefix: bytes) -> bytes | None:
@@ -70,6 +84,13 @@ class RocksDBStorePartition(StorePartition):
         # keys come again and again. A store's key columns have fixed SQL types, so equal
         # tuples (1 == 1.0 == True in Python) never mix types within one store.
         self._encoded: dict[Key, bytes] = {}
+        # The values of the keys read or written lately (``_ABSENT``: not in the store), kept
+        # in step with every write, so a read-modify-write costs one RocksDB put: no get and
+        # no unpickling. Operators never change a value in place (UDAFs return new values).
+        # Only the writing thread (the query's) fills it on a read: a pull query's read on
+        # another thread could otherwise put back a value the query has just replaced.
+        self._values: dict[Key, Any] = {}
+        self._writer: int | None = None
 
     @property
     def db(self) -> Rdict:
@@ -88,12 +109,35 @@ class RocksDBStorePartition(StorePartition):
         return raw
 
     def get(self, key: Key, default: Any = None) -> Any:
-        data = self.db.get(self._key(key))
-        return default if data is None else pickle.loads(data)
+        try:
+            value = self._values.get(key)
+        except TypeError:  # an unhashable key element: not cached
+            value = None
+        if value is None:
+            data = self.db.get(self._key(key))
+            value = _ABSENT if data is None else pickle.loads(data)
+            if threading.get_ident() == self._writer:
+                self._remember(key, value)
+        return default if value is _ABSENT else value
+
+    def _remember(self, key: Key, value: Any) -> None:
+        values = self._values
+        if len(values) >= CACHED_VALUES:
+            values.clear()
+        try:
+            values[key] = value
+        except TypeError:
+            pass
+
+    def forget(self) -> None:
+        """Drop the read cache (the database was changed underneath: a restore, a wipe)."""
+        self._values.clear()
 
     def put(self, key: Key, value: Any) -> None:
         raw, data = self._key(key), pickle.dumps(value)
         self.db.put(raw, data)
+        self._writer = threading.get_ident()
+        self._remember(key, value)
         if self.store.raw_changelog is not None:
             self.store.raw_changelog(raw, data)
         elif self.store.changelog is not None:
@@ -101,9 +145,11 @@ class RocksDBStorePartition(StorePartition):
 
     def delete(self, key: Key) -> None:
         raw = self._key(key)
-        if self.db.get(raw) is None:
+        if self.get(key, _ABSENT) is _ABSENT:
             return  # nothing to delete: no tombstone, as the memory store
         self.db.delete(raw)
+        self._writer = threading.get_ident()
+        self._remember(key, _ABSENT)
         if self.store.raw_changelog is not None:
             self.store.raw_changelog(raw, None)
         elif self.store.changelog is not None:
@@ -124,6 +170,7 @@ class RocksDBStorePartition(StorePartition):
             self.db.delete(self._key(key))
         else:
             self.db.put(self._key(key), pickle.dumps(value))
+        self._values.pop(key, None)
 
     def restore_batch(self, entries: Iterable[tuple[Key, bytes | None]]) -> int:
         """Apply changelog entries whose values are still pickled bytes, in one write batch;
@@ -154,7 +201,7 @@ class RocksDBStore(Store):
         self.fresh = not os.path.exists(os.path.join(path, "CURRENT"))
         os.makedirs(path, exist_ok=True)
         try:
-            self._db: Rdict | None = Rdict(path, _options())
+            self._db: Rdict | None = _open(path)
         except Exception as error:  # rocksdict raises plain Exception (e.g. the LOCK is held)
             raise KsqlException(
                 f"Could not open the state store '{name}' at '{path}': {error}. Is another "
@@ -176,6 +223,8 @@ class RocksDBStore(Store):
 
     def restore_raw(self, entries: Iterable[tuple[bytes, bytes | None]]) -> int:
         """Apply ``raw_changelog`` entries (None: delete) in one write batch; returns how many."""
+        for partition in self.partitions.values():
+            partition.forget()
         batch = WriteBatch(raw_mode=True)
         count = 0
         for raw, data in entries:
@@ -192,11 +241,18 @@ class RocksDBStore(Store):
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
         os.makedirs(self.path, exist_ok=True)
-        self._db = Rdict(self.path, _options())
+        self._db = _open(self.path)
         self.fresh = True
+        for partition in self.partitions.values():
+            partition.forget()
+
+    def flush(self) -> None:
+        """Write the memtable to disk: every write so far survives a kill from now on."""
+        self.db.flush()
 
     def close(self) -> None:
         if self._db is not None:
+            self._db.flush()  # nothing rests in the memtable of a closed store
             self._db.close()
             self._db = None
 
