@@ -1,12 +1,16 @@
 """kill -9 the ksql server at seeded random points while a stream-table join feeds a tumbling
 window COUNT; after the last restart each windowed table equals a Python oracle.
 
-One server runs the pipeline twice over the same input, once per ``processing.guarantee``:
+One server runs the pipeline three times over the same input:
 
 * ``exactly_once_v2`` (set per query with ``SET``): exactly. Each batch of each query is one
   Kafka transaction (outputs, changelog, input offsets), so a kill loses the open transaction
   whole and the restarted query redoes it from the committed state: the join output holds every
   joined click once, and every window's latest count equals the oracle (read_committed).
+* ``exactly_once_v2`` with ksqlDB's record cache (10 MB, commit every 2 s; the other two run
+  without it, as the lab does): exactly too. The aggregates wait in the store cache and are
+  forwarded, logged and stored only at each commit, inside its transaction, so a kill loses
+  them with it.
 * ``at_least_once`` (the default): no loss, bounded duplicates. A kill replays what a query
   processed after its last offset commit (at most one batch, :data:`BATCH` records, per query
   and kill) while the state it had already logged to its changelog is restored: each replayed
@@ -27,7 +31,7 @@ import threading
 import time
 import uuid
 
-from streamlab.ksql.kafka_runtime.runner import BATCH
+from streamlab.ksql.kafka_runtime.runner import BATCH, DEFAULT_CACHE_MAX_BYTES
 from streamlab.ksql.testing import KsqlProcess
 from tests.ksql_faults import _pipeline as pipe
 from tests.ksql_server._helpers import ksql_ok
@@ -49,9 +53,12 @@ def test_windowed_join_counts_survive_random_kills(cluster, tmp_path):
     ksql = KsqlProcess(str(tmp_path / "ksql"), bootstrap, extra_args=args).start()
     try:
         ksql_ok(ksql.url, pipe.sources(tag))
-        eos, alos = f"EOS_{tag}", f"ALOS_{tag}"
+        eos, cached, alos = f"EOS_{tag}", f"EOSC_{tag}", f"ALOS_{tag}"
         ksql_ok(ksql.url, "SET 'processing.guarantee'='exactly_once_v2';" + pipe.queries(tag, eos),
                 EARLIEST)  # fmt: skip
+        ksql_ok(ksql.url, "SET 'processing.guarantee'='exactly_once_v2';"
+                f"SET 'cache.max.bytes.buffering'='{DEFAULT_CACHE_MAX_BYTES}';"
+                + pipe.queries(tag, cached), EARLIEST)  # fmt: skip
         ksql_ok(ksql.url, pipe.queries(tag, alos), EARLIEST)
         [listing] = ksql_ok(ksql.url, "SHOW QUERIES;")
         group = {
@@ -60,7 +67,7 @@ def test_windowed_join_counts_survive_random_kills(cluster, tmp_path):
 
         # The table side first, fully processed: the oracle joins every click against it.
         pipe.produce_users(bootstrap, users, data)
-        for name in (eos, alos):
+        for name in (eos, cached, alos):
             _wait_committed(bootstrap, group[f"J_{name}"], users, len(data.users))
 
         feeder = threading.Thread(
@@ -77,8 +84,8 @@ def test_windowed_join_counts_survive_random_kills(cluster, tmp_path):
         feeder.join()
         assert max(lag_at_kill) > 0, lag_at_kill  # the kills hit a running pipeline
 
-        results = {}
-        for name in (eos, alos):
+        results, updates = {}, {}
+        for name in (eos, cached, alos):
             _wait_committed(bootstrap, group[f"J_{name}"], clicks, len(data.clicks))
             joined, join_ends = pipe.read_all(bootstrap, f"J_{name}")
             last = {m.partition(): m.offset() + 1 for m in joined}
@@ -91,16 +98,19 @@ def test_windowed_join_counts_survive_random_kills(cluster, tmp_path):
                 _wait_committed(bootstrap, group[f"W_{name}"], repartition, offset, partition)
             windows, _ = pipe.read_all(bootstrap, f"W_{name}")
             results[name] = joined, join_ends, pipe.windowed_table(windows)
+            updates[name] = len(windows)
     finally:
         ksql.stop()
 
     oracle = data.oracle()
 
-    joined, join_ends, table = results[eos]
-    clicks_joined = [json.loads(m.value())["N"] for m in joined]
-    assert len(clicks_joined) == len(set(clicks_joined)) == data.joined()
-    assert table == oracle
-    assert sum(join_ends) > len(joined)  # transactional: commit markers take offsets too
+    for name in (eos, cached):
+        joined, join_ends, table = results[name]
+        clicks_joined = [json.loads(m.value())["N"] for m in joined]
+        assert len(clicks_joined) == len(set(clicks_joined)) == data.joined(), name
+        assert table == oracle, name
+        assert sum(join_ends) > len(joined)  # transactional: commit markers take offsets too
+    assert updates[cached] < updates[eos]  # the cache forwarded each window once per commit
 
     joined, join_ends, table = results[alos]
     join_duplicates = len(joined) - data.joined()
