@@ -15,12 +15,10 @@ middle changes no result."""
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
 
 from streamlab.kafka.testing import ClusterProcess
 from streamlab.ksql.engine import KsqlEngine
@@ -37,8 +35,8 @@ from streamlab.ksql.testing import KsqlProcess
 from streamlab.ksql.types import SqlTypes
 from tests.ksql.test_operator_restore import LoggedEngine
 from tests.ksql_server._helpers import (
-    WAIT,
     ksql_ok,
+    latest_values,
     post,
     produce,
     read_topic,
@@ -326,22 +324,6 @@ def _expected(sql: str, updates) -> tuple[dict[bytes, dict], int]:
     return latest, len(_repartition_records(split))
 
 
-def _latest(bootstrap: str, topic: str, done, wait: float = WAIT) -> dict[bytes, dict]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "auto.offset.reset": "earliest",
-                         "group.id": f"latest-{time.monotonic_ns()}"})  # fmt: skip
-    consumer.subscribe([topic])
-    latest: dict[bytes, dict] = {}
-    deadline = time.monotonic() + wait
-    try:
-        while not done(latest) and time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None and message.value():
-                latest[message.key()] = json.loads(message.value())
-    finally:
-        consumer.close()
-    return latest
-
-
 def _repartition_topic(url: str) -> str:
     [listing] = ksql_ok(url, "SHOW QUERIES;")
     [query_id] = [q["id"] for q in listing["queries"] if q["sinks"] == ["O"]]
@@ -363,7 +345,7 @@ def test_changes_travel_through_the_topic_on_the_cluster(tmp_path):
         ksql_ok(ksql.url, CLUSTER_QUERY, ALOS)
         repartition = _repartition_topic(ksql.url)
         produce(kafka.bootstrap, "t", _records(updates))
-        latest = _latest(kafka.bootstrap, "O", lambda got: got == expected)
+        latest = latest_values(kafka.bootstrap, "O", lambda got: got == expected)
         assert latest == expected  # as the one-topology run
         records = read_topic(kafka.bootstrap, repartition, changes)
         assert len(records) == changes
@@ -399,6 +381,6 @@ def test_a_kill_in_the_middle_changes_nothing_under_exactly_once(tmp_path):
         print(f"killed with {topic_size(kafka.bootstrap, repartition)} of {changes} changes")
         ksql.start()  # both sub-topologies' stores come back from their changelogs
         produce(kafka.bootstrap, "t", _records(second))
-        latest = _latest(kafka.bootstrap, "O", lambda got: got == expected)
+        latest = latest_values(kafka.bootstrap, "O", lambda got: got == expected)
         assert latest == expected
         assert topic_size(kafka.bootstrap, repartition) >= changes  # aborted writes stay

@@ -91,3 +91,21 @@ def wait_for(condition, wait: float = WAIT, message: str = "condition") -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message}")
         time.sleep(0.1)
+
+
+def latest_values(bootstrap: str, topic: str, done, wait: float = WAIT) -> dict[bytes, dict]:
+    """The last JSON value per key of a topic (tombstones skipped), read until ``done(latest)``
+    holds or ``wait`` seconds pass."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "auto.offset.reset": "earliest",
+                         "group.id": f"latest-{time.monotonic_ns()}"})  # fmt: skip
+    consumer.subscribe([topic])
+    latest: dict[bytes, dict] = {}
+    deadline = time.monotonic() + wait
+    try:
+        while not done(latest) and time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None and message.value():
+                latest[message.key()] = json.loads(message.value())
+    finally:
+        consumer.close()
+    return latest

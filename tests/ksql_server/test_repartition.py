@@ -7,7 +7,6 @@ purged; a kill -9 in the middle loses nothing (at_least_once)."""
 from __future__ import annotations
 
 import json
-import time
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -16,9 +15,9 @@ from streamlab.kafka.testing import ClusterProcess
 from streamlab.ksql.runtime.topics import default_partition
 from streamlab.ksql.testing import KsqlProcess
 from tests.ksql_server._helpers import (
-    WAIT,
     committed,
     ksql_ok,
+    latest_values,
     post,
     produce,
     read_topic,
@@ -64,23 +63,6 @@ def _topic(query_id: str, suffix: str) -> str:
     return f"_confluent-ksql-default_query_{query_id}-{suffix}"
 
 
-def _latest(bootstrap: str, topic: str, done, wait: float = WAIT) -> dict[bytes, dict]:
-    """The last value per key of a topic, read until ``done(latest)`` holds (or ``wait``)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "auto.offset.reset": "earliest",
-                         "group.id": f"latest-{time.monotonic_ns()}"})  # fmt: skip
-    consumer.subscribe([topic])
-    latest: dict[bytes, dict] = {}
-    deadline = time.monotonic() + wait
-    try:
-        while not done(latest) and time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                latest[message.key()] = json.loads(message.value())
-    finally:
-        consumer.close()
-    return latest
-
-
 def _watermarks(bootstrap: str, topic: str) -> list[tuple[int, int]]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "watermarks"})
     try:
@@ -113,7 +95,7 @@ def test_group_by_goes_through_its_repartition_topic(kafka, ksql):
     produce(kafka.bootstrap, "orders", _orders(0, 60))
     expected, done = _totals(_oracle(0, 60))
 
-    assert _latest(kafka.bootstrap, "BY_REGION", done) == expected
+    assert latest_values(kafka.bootstrap, "BY_REGION", done) == expected
     records = read_topic(kafka.bootstrap, repartition, 60)
     assert len(records) == 60
     assert topic_size(kafka.bootstrap, repartition) == 60  # one record per order, no more
@@ -147,7 +129,7 @@ def test_group_by_repartitions_in_its_transactions_under_exactly_once(kafka, ksq
     repartition = _topic(_query_id(ksql.url, "PAID"), "Aggregate-GroupBy-repartition")
     produce(kafka.bootstrap, "payments", _orders(0, 45))
     expected, done = _totals(_oracle(0, 45))
-    assert _latest(kafka.bootstrap, "PAID", done) == expected
+    assert latest_values(kafka.bootstrap, "PAID", done) == expected
     records = read_topic(kafka.bootstrap, repartition, 45)
     assert sorted(json.loads(r.value())["AMOUNT"] for r in records) == list(range(45))
 
@@ -165,7 +147,7 @@ def test_consumed_repartition_records_are_purged(kafka, ksql):
     repartition = _topic(query_id, "Aggregate-GroupBy-repartition")
     produce(kafka.bootstrap, "sales", _orders(0, 90))
     expected, done = _totals(_oracle(0, 90))
-    assert _latest(kafka.bootstrap, "SALES_BY_REGION", done) == expected
+    assert latest_values(kafka.bootstrap, "SALES_BY_REGION", done) == expected
 
     def purged() -> bool:
         marks = _watermarks(kafka.bootstrap, repartition)
@@ -308,7 +290,7 @@ def test_kill_in_the_middle_loses_nothing(tmp_path):
         def done(latest: dict[bytes, dict]) -> bool:
             return {k: sorted(v["IDS"]) for k, v in latest.items()} == expected
 
-        latest = _latest(kafka.bootstrap, "SEEN", done)
+        latest = latest_values(kafka.bootstrap, "SEEN", done)
         # every order is in its region's set: duplicates (at_least_once) do not show in a set
         assert {k: sorted(v["IDS"]) for k, v in latest.items()} == expected
         assert topic_size(kafka.bootstrap, repartition) >= 2500  # replays may write twice
