@@ -62,7 +62,7 @@ from streamlab.ksql.errors import KsqlException
 from streamlab.ksql.kafka_runtime.runner import local
 from streamlab.ksql.kafka_runtime.topics import TIMEOUT, KafkaTopicStore, send
 from streamlab.ksql.planner.aggregate import Aggregate
-from streamlab.ksql.planner.join import JoinStep
+from streamlab.ksql.planner.join import DEFAULT_GRACE_TOTAL_MS, JoinStep
 from streamlab.ksql.planner.steps import ExecutionStep
 from streamlab.ksql.runtime.records import Record
 from streamlab.ksql.state import MemoryStore, MemoryStorePartition
@@ -87,8 +87,6 @@ ADDITIONAL_RETENTION = "windowstore.changelog.additional.retention.ms"
 #: the outer join's ``KSTREAM-OUTERSHARED-…-store`` is a key-value store.
 JOIN_WINDOW_STORE = re.compile(r"KSTREAM-(?:JOIN|OUTER)(?:THIS|OTHER)-\d+-store")
 AGGREGATE_STORE = "Aggregate-Aggregate-Materialize"
-#: ``JoinWindows.of``'s grace without a GRACE PERIOD: 24 hours minus twice ``before``
-JOIN_DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000
 _LONG_MAX = 2**63 - 1
 RESTORE_STALL = 60.0  # seconds without a changelog record before a restore gives up
 _PICKLED = b"\x80"  # pickle's PROTO opcode; encoded keys start with 01/02
@@ -148,7 +146,7 @@ def window_store_retentions(plan: ExecutionStep) -> dict[str, int]:
             if step.kind == "stream-stream":
                 grace = step.grace_ms
                 if grace is None:
-                    grace = max(JOIN_DEFAULT_GRACE_MS - 2 * step.before_ms, 0)
+                    grace = max(DEFAULT_GRACE_TOTAL_MS - 2 * step.before_ms, 0)
                 retention = step.before_ms + step.after_ms + grace
                 for store in step.window_stores:  # this side's, the other's[, shared]
                     if JOIN_WINDOW_STORE.fullmatch(store):

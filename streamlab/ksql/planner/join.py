@@ -28,7 +28,8 @@ from streamlab.ksql.planner import steps
 from streamlab.ksql.planner.analyzer import Analysis, ColumnAliasGenerator, UnsupportedFeature
 from streamlab.ksql.schema import PSEUDO_COLUMNS, Column, LogicalSchema, Namespace
 
-#: Kafka Streams' default join window grace: 24 hours minus the window size (deprecated ``of``).
+#: Kafka Streams' default join window grace: 24 hours minus the window size of the deprecated
+#: ``JoinWindows.of(before)`` (twice ``before``), which ksqlDB uses without a GRACE PERIOD.
 DEFAULT_GRACE_TOTAL_MS = 24 * 60 * 60 * 1000
 
 SYNTHETIC_KEY = "ROWKEY"

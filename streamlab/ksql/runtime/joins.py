@@ -82,10 +82,13 @@ class JoinProcessor(Processor):
         # stream-stream
         self.before = step.before_ms
         self.after = step.after_ms
-        window = step.before_ms + step.after_ms
         self.has_grace = step.grace_ms is not None
+        # without GRACE PERIOD ksqlDB builds JoinWindows.of(before).after(after): ``of`` sets
+        # the grace to 24 h minus its own window (twice ``before``) and ``after`` keeps it
         self.grace = (
-            step.grace_ms if step.grace_ms is not None else max(DEFAULT_GRACE_TOTAL_MS - window, 0)
+            step.grace_ms
+            if step.grace_ms is not None
+            else max(DEFAULT_GRACE_TOTAL_MS - 2 * step.before_ms, 0)
         )
         if step.kind == "stream-stream":
             this, other, *shared = step.window_stores or _default_window_stores(step)
