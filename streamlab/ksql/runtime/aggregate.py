@@ -222,8 +222,14 @@ class TableAggregateProcessor(AggregateProcessor):
     topology; the Kafka runtime routes its changes through ``Aggregate-GroupBy-repartition``.
     """
 
-    def __init__(self, step: Aggregate, context: QueryContext, store: Store | None = None):
-        super().__init__(step, context, store)
+    def __init__(
+        self,
+        step: Aggregate,
+        context: QueryContext,
+        store: Store | None = None,
+        cached: bool = False,
+    ):
+        super().__init__(step, context, store, cached)
         self.group_by = TableGroupBy(self, context)
         self.group_by.downstream = self
 
@@ -245,8 +251,11 @@ class TableAggregateProcessor(AggregateProcessor):
         if change.new is not None:
             accs = self.add(accs, self.arguments(change.new))
         ts = max(ts, row.timestamp)
-        store.put(key, (accs, ts))
-        self.output(key, accs, ts, row)
+        if self.deferred:
+            store.put(key, (accs, ts), row)
+        else:
+            store.put(key, (accs, ts))
+            self.output(key, accs, ts, row)
 
 
 class TimeWindowAggregateProcessor(AggregateProcessor):
@@ -469,9 +478,10 @@ class HavingProcessor(Processor):
 
 
 def build_aggregate(step: Aggregate, context: QueryContext, emit=None) -> Processor:
+    # the aggregations but the session windows run behind the record cache when the query has
+    # one (a session store is read by range for every record)
     if step.from_table:
-        return TableAggregateProcessor(step, context)
-    # stream aggregations and time windows run behind the record cache when the query has one
+        return TableAggregateProcessor(step, context, cached=True)
     if step.window is None:
         return AggregateProcessor(step, context, cached=True)
     if step.window.type is WindowType.SESSION:
