@@ -9,14 +9,20 @@ Semantics follow Kafka Streams as ksqlDB runs it with the record cache off (QTT)
 
 * stream aggregation: every accepted record emits the group's new row; the timestamp is
   ``max(record ts, previous aggregate ts)``; NULL values and NULL group keys are skipped;
-* table aggregation: an update first *undoes* the old row in its old group (emitting that
-  group), then adds the new row (emitting that group);
+* table aggregation: an update *undoes* the old row in its old group and adds the new row to
+  its new group, each group emitted once (one emit when the group stays);
 * time windows: a record updates window W only if ``W.end > streamTime - grace``; EMIT FINAL
   emits a window once ``W.end <= streamTime - grace``, and never emits one that fell out of the
   store's retention first (``W.start < maxStartSeen - retention``);
 * session windows: a record merges every session of its key within ``gap``; under EMIT CHANGES
   each merged-away session is deleted with a tombstone first; EMIT FINAL emits a session once
   ``end < streamTime - grace``.
+
+With the cache on (the Kafka runtime's ``cache.max.bytes.buffering`` > 0, ksqlDB's default),
+the aggregates but the session windows sit behind it (:mod:`streamlab.ksql.state.caching`): an
+update waits there with the row that made it and is forwarded when the cache flushes at the
+commit (:meth:`AggregateProcessor.flushed`), so downstream sees each key's last update per
+commit interval, as in ksqlDB with its defaults.
 
 Nothing is kept between records outside the stores, so a restore of their changelogs brings
 an operator back exactly (``tests/ksql/test_operator_restore.py``):
