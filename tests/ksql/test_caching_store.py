@@ -159,3 +159,18 @@ def test_open_store_puts_the_store_behind_the_cache_it_is_given():
     assert isinstance(open_store(Context(), "s"), MemoryStore)
     assert isinstance(open_store(Context(), "s", cache), CachingStore)
     assert len(cache.stores) == 1
+
+
+def test_a_key_that_cannot_be_cached_is_written_and_forwarded_at_once():
+    raw: list = []
+    with tempfile.TemporaryDirectory() as path:
+        backend = RocksDBStore("r", path, raw_changelog=lambda k, v: raw.append((k, v)))
+        cache, store, _, _, flushed = _cached(backend=backend)
+        part = store.partition(0)
+        key = (["a", "b"],)  # an ARRAY group key: a list is unhashable
+        part.put(key, 1, "r1")
+        assert flushed == [(key, 1, "r1")] and len(raw) == 1
+        assert part.get(key) == 1 and cache.entries == 0
+        part.delete(key)
+        assert part.get(key) is None and flushed[-1] == (key, None, None)
+        backend.close()

@@ -64,7 +64,10 @@ class CachingStorePartition(StorePartition):
         self.dirty: dict[Key, tuple[Any, Any]] = {}
 
     def get(self, key: Key, default: Any = None) -> Any:
-        found = self.dirty.get(key)
+        try:
+            found = self.dirty.get(key)
+        except TypeError:  # an unhashable key element (ARRAY, MAP, STRUCT): never cached
+            found = None
         if found is None:
             return self.inner.get(key, default)
         value = found[0]
@@ -79,6 +82,11 @@ class CachingStorePartition(StorePartition):
     def _write(self, key: Key, value: Any, origin: Any) -> None:
         dirty = self.dirty
         cache = self.store.cache
+        try:
+            hash(key)
+        except TypeError:  # an unhashable key element: written and forwarded at once
+            self.store.write_back(self.inner, key, value, origin)
+            return
         if dirty.pop(key, None) is None:
             cache.entries += 1
         dirty[key] = (value, origin)
