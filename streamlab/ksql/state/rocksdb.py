@@ -170,7 +170,10 @@ class RocksDBStorePartition(StorePartition):
             self.db.delete(self._key(key))
         else:
             self.db.put(self._key(key), pickle.dumps(value))
-        self._values.pop(key, None)
+        try:
+            self._values.pop(key, None)
+        except TypeError:  # an unhashable key element is never cached
+            pass
 
     def restore_batch(self, entries: Iterable[tuple[Key, bytes | None]]) -> int:
         """Apply changelog entries whose values are still pickled bytes, in one write batch;
