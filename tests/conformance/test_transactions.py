@@ -460,6 +460,7 @@ def test_add_partitions_to_unknown_or_internal_topic(wire):
     topic_cls = importlib.import_module(
         "kio.schema.add_partitions_to_txn.v0.request"
     ).AddPartitionsToTxnTopic
+    missing = unique("missing")
     resp = wire.call(
         24,
         0,
@@ -467,15 +468,19 @@ def test_add_partitions_to_unknown_or_internal_topic(wire):
         v3_and_below_producer_id=init.producer_id,
         v3_and_below_producer_epoch=init.producer_epoch,
         v3_and_below_topics=(
-            topic_cls(name=unique("missing"), partitions=(0,)),
+            topic_cls(name=missing, partitions=(0,)),
             topic_cls(name="__consumer_offsets", partitions=(0,)),
         ),
     )
-    errors = [
-        [p.partition_error_code.name for p in t.results_by_partition]
+    # by name: Kafka answers the topics in its hash map's order, not the request's
+    errors = {
+        str(t.name): [p.partition_error_code.name for p in t.results_by_partition]
         for t in resp.results_by_topic_v3_and_below
-    ]
-    assert errors == [["unknown_topic_or_partition"], ["topic_authorization_failed"]]
+    }
+    assert errors == {
+        missing: ["unknown_topic_or_partition"],
+        "__consumer_offsets": ["topic_authorization_failed"],
+    }
 
 
 def test_add_partitions_with_an_unknown_partition(kafka, wire):
