@@ -71,6 +71,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=15_000,
         help="how often compacted topics are cleaned (Kafka's log.cleaner.backoff.ms)",
     )
+    p.add_argument(
+        "--log-retention-check-interval-ms",
+        type=int,
+        default=0,
+        help="how often topics with cleanup.policy=delete lose segments past retention.ms or "
+        "retention.bytes (Kafka's log.retention.check.interval.ms, 300000 there); 0, the "
+        "default here, turns retention off: the labs replay events dated months back, which "
+        "Kafka's 7-day default retention would delete in the middle of a lab",
+    )
     p.add_argument("--log-level", default="info")
     args = p.parse_args(argv)
     if args.brokers < 1:
@@ -83,6 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--transaction-abort-interval-ms must be at least 1")
     if args.log_cleaner_backoff_ms < 1:
         p.error("--log-cleaner-backoff-ms must be at least 1")
+    if args.log_retention_check_interval_ms < 0:
+        p.error("--log-retention-check-interval-ms must be at least 0 (0: off)")
     return args
 
 
@@ -106,6 +117,7 @@ async def run(args: argparse.Namespace) -> None:
         transaction_topic_partitions=args.transaction_topic_partitions,
         transaction_abort_interval_ms=args.transaction_abort_interval_ms,
         log_cleaner_backoff_ms=args.log_cleaner_backoff_ms,
+        log_retention_check_interval_ms=args.log_retention_check_interval_ms,
     )
     await emulator.start()
     runner, http_port = await webapi.start(emulator, args.host, args.http_port)

@@ -1,8 +1,8 @@
 """Log compaction (``cleanup.policy=compact``): Kafka's log cleaner, reduced to its rules.
 
-Topics with ``compact,delete`` (Kafka Streams' windowed changelogs) are compacted the same way;
-the emulator has no time- or size-based retention, so their ``retention.ms`` is stored and
-described but never deletes a segment.
+Topics with ``compact,delete`` (Kafka Streams' windowed changelogs) are compacted the same way,
+and retention (retention.py, when turned on) also deletes their segments past
+``retention.ms`` or ``retention.bytes``.
 
 Every ``log.cleaner.backoff.ms`` the cleaner looks at each compacted partition and cleans its
 *closed* segments (never the active one, where producers append), up to the last stable

@@ -207,6 +207,7 @@ class Emulator:
         transaction_topic_partitions: int = 50,
         transaction_abort_interval_ms: int = 10_000,
         log_cleaner_backoff_ms: int = 15_000,
+        log_retention_check_interval_ms: int = 0,
     ) -> None:
         ports = ports or [9092]
         # Kafka's default is 3000 ms; 0 keeps a lesson's first consumer snappy.
@@ -246,8 +247,15 @@ class Emulator:
             self.cluster, self.coordinator, transaction_abort_interval_ms
         )
         from streamlab.kafka.cleaner import LogCleaner
+        from streamlab.kafka.retention import LogRetention
 
         self.cleaner = LogCleaner(self.cluster, log_cleaner_backoff_ms)  # cleanup.policy=compact
+        # cleanup.policy=delete; off (None) unless an interval is given (see __main__)
+        self.retention = (
+            LogRetention(self.cluster, log_retention_check_interval_ms)
+            if log_retention_check_interval_ms > 0
+            else None
+        )
 
     async def start(self) -> None:
         for listener in self.listeners.values():
@@ -257,8 +265,12 @@ class Emulator:
             await self.coordinator.start()
         await self.transactions.start()
         await self.cleaner.start()
+        if self.retention is not None:
+            await self.retention.start()
 
     async def stop(self) -> None:
+        if self.retention is not None:
+            await self.retention.stop()
         await self.cleaner.stop()
         await self.transactions.stop()
         if self.coordinator is not None and hasattr(self.coordinator, "stop"):
