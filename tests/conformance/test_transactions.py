@@ -27,7 +27,7 @@ from confluent_kafka import (
     KafkaException,
 )
 from confluent_kafka import TopicPartition as TP
-from confluent_kafka.admin import OffsetSpec
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from conformance_helpers import poll_n, result, unique, wait_for
 from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader, entity_writer
@@ -454,33 +454,76 @@ def test_wrong_epoch_and_producer_id(wire):
     )
 
 
-def test_add_partitions_to_unknown_or_internal_topic(wire):
+@pytest.fixture
+def fresh_bootstrap(kafka, tmp_path):
+    """A new cluster of the same kind: no group has used it, so no ``__consumer_offsets``."""
+    if kafka.kind == "emulator":
+        from streamlab.kafka.testing import ClusterProcess
+
+        cluster = ClusterProcess(str(tmp_path / "fresh")).start()
+    elif kafka.kind == "realkafka":
+        from streamlab.realkafka import RealKafka
+
+        cluster = RealKafka(tmp_path / "fresh").start(timeout=80)
+    else:
+        pytest.skip("needs a new cluster of its own")
+    yield cluster.bootstrap
+    cluster.stop()
+
+
+def test_add_partitions_to_unknown_or_internal_topic(fresh_bootstrap):
+    """Internal topics are refused by name, before and after they exist; the request fails as a
+    whole, so a good partition in it is not attempted."""
+    admin = AdminClient({"bootstrap.servers": fresh_bootstrap})
+    topic, missing = unique("t"), unique("missing")
+    result(admin.create_topics([NewTopic(topic, 1)])[topic])
+    wire = Wire(fresh_bootstrap)
     txn_id = unique("tx")
     init = _init(wire, txn_id)
     topic_cls = importlib.import_module(
         "kio.schema.add_partitions_to_txn.v0.request"
     ).AddPartitionsToTxnTopic
-    missing = unique("missing")
-    resp = wire.call(
-        24,
-        0,
-        v3_and_below_transactional_id=txn_id,
-        v3_and_below_producer_id=init.producer_id,
-        v3_and_below_producer_epoch=init.producer_epoch,
-        v3_and_below_topics=(
-            topic_cls(name=missing, partitions=(0,)),
-            topic_cls(name="__consumer_offsets", partitions=(0,)),
-        ),
-    )
-    # by name: Kafka answers the topics in its hash map's order, not the request's
-    errors = {
-        str(t.name): [p.partition_error_code.name for p in t.results_by_partition]
-        for t in resp.results_by_topic_v3_and_below
-    }
-    assert errors == {
+
+    def add_partitions() -> dict[str, list[str]]:
+        resp = wire.call(
+            24,
+            0,
+            v3_and_below_transactional_id=txn_id,
+            v3_and_below_producer_id=init.producer_id,
+            v3_and_below_producer_epoch=init.producer_epoch,
+            v3_and_below_topics=tuple(
+                topic_cls(name=name, partitions=(0,))
+                for name in (topic, missing, "__consumer_offsets", "__transaction_state")
+            ),
+        )
+        # by name: Kafka answers the topics in its hash map's order, not the request's
+        return {
+            str(t.name): [p.partition_error_code.name for p in t.results_by_partition]
+            for t in resp.results_by_topic_v3_and_below
+        }
+
+    def has_offsets_topic() -> bool:
+        return "__consumer_offsets" in admin.list_topics(timeout=10).topics
+
+    expected = {
+        topic: ["operation_not_attempted"],
         missing: ["unknown_topic_or_partition"],
         "__consumer_offsets": ["topic_authorization_failed"],
+        "__transaction_state": ["topic_authorization_failed"],
     }
+    wait_for(lambda: topic in admin.list_topics(timeout=10).topics, what=f"topic {topic}")
+    try:
+        assert not has_offsets_topic()
+        assert add_partitions() == expected
+        assert not has_offsets_topic()  # the request did not create it
+        # the first group coordinator lookup creates __consumer_offsets
+        assert wire.call_until_settled(10, 2, key=unique("g"), key_type=0).error_code.name == (
+            "none"
+        )
+        wait_for(has_offsets_topic, what="__consumer_offsets")
+        assert add_partitions() == expected
+    finally:
+        wire.close()
 
 
 def test_add_partitions_with_an_unknown_partition(kafka, wire):

@@ -16,6 +16,7 @@ from kio.schema.errors import ErrorCode
 
 from streamlab.kafka.apis import ApiKey, RequestContext, handles
 from streamlab.kafka.log import InvalidBatch, ProduceError
+from streamlab.kafka.protocol.batches import HEADER_SIZE, LOG_OVERHEAD
 
 log = logging.getLogger("streamlab.kafka")
 
@@ -61,6 +62,12 @@ def _produce_partition(ctx: RequestContext, topic_name: str, pd, acks: int):
     p = ctx.cluster.partition(topic_name, pd.index)
     if topic is None or p is None:
         return answer(ErrorCode.unknown_topic_or_partition)
+    try:
+        # KafkaApis checks the record set's shape before the replica manager sees it.
+        records = _the_batch(bytes(pd.records or b""))
+    except ProduceError as e:
+        log.warning("produce from %s to %s-%d refused: %s", ctx.client_id, topic_name, pd.index, e)
+        return answer(ErrorCode[e.code])  # Kafka sends no message for these
     if topic.internal and ctx.client_id != "__admin_client":
         # Kafka's ReplicaManager: "Cannot append to internal topic" (no message on the wire);
         # only the group coordinator writes there (and Kafka's own tools, by that client id).
@@ -71,9 +78,6 @@ def _produce_partition(ctx: RequestContext, topic_name: str, pd, acks: int):
         topic.config("min.insync.replicas")
     ):
         return answer(ErrorCode.not_enough_replicas)
-    records = pd.records
-    if not records:
-        return answer(ErrorCode.corrupt_message, message="empty record set")
     refused = _check_transactional(ctx, records, topic_name, pd.index)
     if refused is not None:
         return answer(ErrorCode[refused[0]], message=refused[1])
@@ -88,7 +92,7 @@ def _produce_partition(ctx: RequestContext, topic_name: str, pd, acks: int):
         if not log_append:
             _check_timestamps(records, topic, now_ms)
         result = p.log.append(
-            bytes(records),
+            records,
             p.leader_epoch,
             now_ms if log_append else None,
             compacted="compact" in topic.config("cleanup.policy"),
@@ -102,6 +106,55 @@ def _produce_partition(ctx: RequestContext, topic_name: str, pd, acks: int):
     if result.log_append_time >= 0:
         append_time = datetime.datetime.fromtimestamp(result.log_append_time / 1000, datetime.UTC)
     return answer(ErrorCode.none, result.base_offset, append_time, p.log.log_start_offset)
+
+
+# Kafka's walk over a record set (ByteBufferLogInputStream): a size below the smallest legacy
+# record, or a magic byte no format has, is corrupt; a batch that does not fit is not seen.
+_MIN_RECORD_SIZE = 14  # LegacyRecord.RECORD_OVERHEAD_V0
+_MAGIC_AT = 16  # BaseOffset(8) BatchLength(4) PartitionLeaderEpoch(4), then Magic
+
+
+def _the_batch(records: bytes) -> bytes:
+    """The one whole batch of a partition's record set, checked as Kafka's
+    ``ProduceRequest.validateRecords`` does (produce v3+ carries exactly one magic-2 batch).
+
+    Raises ``ProduceError``: corrupt_message for sizes or magic bytes no batch can have,
+    invalid_record for no whole batch (cut short), more than one, or a legacy magic. Bytes after
+    the whole batch (a torn second one) are dropped, as Kafka's log trims them. The CRC and the
+    rest of the header are checked on append (``batches.split``).
+    """
+    whole: list[tuple[int, int]] = []  # (length, magic)
+    pos, end = 0, len(records)
+    while end - pos >= LOG_OVERHEAD:
+        size = int.from_bytes(records[pos + 8 : pos + 12], "big", signed=True)
+        magic = int.from_bytes(records[pos + _MAGIC_AT : pos + _MAGIC_AT + 1], "big", signed=True)
+        if size < _MIN_RECORD_SIZE:
+            raise ProduceError(
+                "corrupt_message",
+                f"record size {size} is less than the minimum record overhead "
+                f"{_MIN_RECORD_SIZE} (magic {magic})",
+            )
+        if end - pos < LOG_OVERHEAD + size:
+            break
+        if not 0 <= magic <= 2:
+            raise ProduceError("corrupt_message", f"invalid magic {magic} in record batch")
+        whole.append((LOG_OVERHEAD + size, magic))
+        pos += LOG_OVERHEAD + size
+    if not whole:
+        if end == 0:
+            problem = "empty record set"
+        elif end < HEADER_SIZE:
+            problem = f"trailing {end} bytes are not a whole batch header"
+        else:
+            size = int.from_bytes(records[8:12], "big", signed=True)
+            problem = f"batch length {LOG_OVERHEAD + size} does not fit the {end} bytes left"
+        raise ProduceError("invalid_record", f"no whole record batch: {problem}")
+    if len(whole) > 1:
+        raise ProduceError("invalid_record", f"{len(whole)} record batches, Kafka takes one")
+    length, magic = whole[0]
+    if magic != 2:
+        raise ProduceError("invalid_record", f"record batch magic {magic} is not supported (v2)")
+    return records[:length]
 
 
 def _largest_batch(records: bytes) -> int:

@@ -14,6 +14,7 @@ from kio.schema.errors import ErrorCode
 
 from streamlab.kafka.apis import ApiKey, RequestContext, handles
 from streamlab.kafka.apis.groups import not_coordinator
+from streamlab.kafka.cluster import INTERNAL_TOPICS
 from streamlab.kafka.coordinator import OffsetCommitEntry
 
 # First version of each API that may carry PRODUCER_FENCED (KIP-588).
@@ -74,12 +75,11 @@ async def add_partitions_to_txn(ctx: RequestContext, req) -> object:
     txn_id = req.v3_and_below_transactional_id
     topics = [(t.name, [int(p) for p in t.partitions]) for t in req.v3_and_below_topics]
     requested = [(name, p) for name, parts in topics for p in parts]
-    # Kafka's KafkaApis: internal topics (not writable by clients) and unknown partitions
-    # fail alone, the others are not attempted.
+    # Kafka's KafkaApis: internal topics (refused by name, whether or not they exist yet: no
+    # client may write them) and unknown partitions fail alone, the others are not attempted.
     refused = {}
     for tp in requested:
-        topic = ctx.cluster.topics.get(tp[0])
-        if topic is not None and topic.internal:
+        if tp[0] in INTERNAL_TOPICS:
             refused[tp] = "topic_authorization_failed"
         elif ctx.cluster.partition(*tp) is None:
             refused[tp] = "unknown_topic_or_partition"
