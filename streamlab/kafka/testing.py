@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import struct
+import time
 import urllib.request
+
+import crc32c
 
 from streamlab.service import ServiceProcess
 
@@ -76,3 +80,28 @@ class ClusterProcess(ServiceProcess):
         req = urllib.request.Request(self.http_url + path, method=method)
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.load(resp)
+
+
+def raw_batch(values: list[bytes], corrupt_crc: bool = False, magic: int = 2) -> bytes:
+    """An uncompressed record batch in Kafka's DefaultRecordBatch layout (base offset 0, no keys),
+    built by hand so tests can break it: a wrong CRC (which does not cover the magic byte), a
+    magic byte Kafka refuses, or bytes cut off the end."""
+    now = int(time.time() * 1000)
+    records = b""
+    for i, value in enumerate(values):
+        body = b"\0" + _varint(0) + _varint(i) + _varint(-1) + _varint(len(value)) + value
+        body += _varint(0)  # no headers
+        records += _varint(len(body)) + body
+    n = len(values)
+    after_crc = struct.pack(">hiqqqhii", 0, n - 1, now, now, -1, -1, -1, n) + records
+    crc = crc32c.crc32c(after_crc) ^ (1 if corrupt_crc else 0)
+    return struct.pack(">qiibI", 0, 9 + len(after_crc), -1, magic, crc) + after_crc
+
+
+def _varint(n: int) -> bytes:
+    """Kafka's zig-zag varint."""
+    z, out = (n << 1) ^ (n >> 63), bytearray()
+    while z >= 0x80:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    return bytes([*out, z])

@@ -12,37 +12,15 @@ from __future__ import annotations
 
 import datetime
 import importlib
-import struct
-import time
 
-import crc32c
 import pytest
 from kio.static.primitive import i32Timedelta
 from test_transactions import Wire
 
+from streamlab.kafka.testing import raw_batch
+
 PRODUCE_VERSION = 9
 MAGIC_AT = 16  # BaseOffset(8) BatchLength(4) PartitionLeaderEpoch(4)
-
-
-def batch(values: list[bytes], corrupt_crc: bool = False, magic: int = 2) -> bytes:
-    """An uncompressed record batch in Kafka's DefaultRecordBatch layout (base offset 0)."""
-    now = int(time.time() * 1000)
-    recs = b""
-    for i, v in enumerate(values):
-        body = b"\0" + _varint(0) + _varint(i) + _varint(-1) + _varint(len(v)) + v + _varint(0)
-        recs += _varint(len(body)) + body
-    n = len(values)
-    after_crc = struct.pack(">hiqqqhii", 0, n - 1, now, now, -1, -1, -1, n) + recs
-    crc = crc32c.crc32c(after_crc) ^ (1 if corrupt_crc else 0)  # the CRC does not cover magic
-    return struct.pack(">qiibI", 0, 9 + len(after_crc), -1, magic, crc) + after_crc
-
-
-def _varint(n: int) -> bytes:
-    z, out = (n << 1) ^ (n >> 63), bytearray()
-    while z >= 0x80:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    return bytes([*out, z])
 
 
 def produce(wire: Wire, topic: str, records: bytes):
@@ -68,20 +46,20 @@ def wire(kafka):
     w.close()
 
 
-GOOD = batch([b"a", b"b"])
+GOOD = raw_batch([b"a", b"b"])
 
 CASES = {
     "cut-short": (GOOD[:-2], "invalid_record"),
     "cut-in-header": (GOOD[:40], "invalid_record"),
     "only-the-size": (GOOD[:12], "invalid_record"),
     "empty": (b"", "invalid_record"),
-    "bad-crc": (batch([b"a", b"b"], corrupt_crc=True), "corrupt_message"),
-    "magic-0": (batch([b"a"], magic=0), "invalid_record"),
-    "magic-1": (batch([b"a"], magic=1), "invalid_record"),
-    "magic-3": (batch([b"a"], magic=3), "corrupt_message"),
-    "magic-negative": (batch([b"a"], magic=-1), "corrupt_message"),
+    "bad-crc": (raw_batch([b"a", b"b"], corrupt_crc=True), "corrupt_message"),
+    "magic-0": (raw_batch([b"a"], magic=0), "invalid_record"),
+    "magic-1": (raw_batch([b"a"], magic=1), "invalid_record"),
+    "magic-3": (raw_batch([b"a"], magic=3), "corrupt_message"),
+    "magic-negative": (raw_batch([b"a"], magic=-1), "corrupt_message"),
     "size-below-any-record": (b"\0" * 16 + b"\x01" + bytes(60), "corrupt_message"),
-    "two-batches": (GOOD + batch([b"c"]), "invalid_record"),
+    "two-batches": (GOOD + raw_batch([b"c"]), "invalid_record"),
 }
 
 
@@ -97,7 +75,7 @@ def test_broken_record_set_is_refused(kafka, wire, case):
 
 def test_bytes_after_the_batch_are_trimmed(kafka, wire):
     topic = kafka.create_topic()
-    second = batch([b"c"])
+    second = raw_batch([b"c"])
     assert produce(wire, topic, GOOD + second[:-3]) == ("none", 0)
     assert produce(wire, topic, second) == ("none", 2)
     assert [m.value() for m in kafka.read(topic, 3)] == [b"a", b"b", b"c"]

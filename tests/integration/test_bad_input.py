@@ -22,7 +22,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-import crc32c
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from kio.index import load_request_schema, load_response_schema
@@ -33,7 +32,7 @@ from kio.static.primitive import i32Timedelta
 
 from streamlab.kafka.apis import VERSIONS, ApiKey
 from streamlab.kafka.protocol.entities import make
-from streamlab.kafka.testing import ClusterProcess
+from streamlab.kafka.testing import ClusterProcess, raw_batch
 
 CLIENT_ID = "bad-input-test"
 # Lines that mean a bug in the broker, never an expected reaction to bad input.
@@ -72,27 +71,6 @@ def raw_header(key: int, version: int, correlation_id: int = 1, flexible: bool =
     client = CLIENT_ID.encode()
     head = struct.pack(">hhih", key, version, correlation_id, len(client)) + client
     return head + (b"\0" if flexible else b"")
-
-
-def batch(values: list[bytes], corrupt: bool = False) -> bytes:
-    """A minimal uncompressed magic-2 record batch (Kafka's DefaultRecordBatch layout)."""
-    now = int(time.time() * 1000)
-    recs = b""
-    for i, v in enumerate(values):
-        body = b"\0" + _varint(0) + _varint(i) + _varint(-1) + _varint(len(v)) + v + _varint(0)
-        recs += _varint(len(body)) + body
-    n = len(values)
-    after_crc = struct.pack(">hiqqqhii", 0, n - 1, now, now, -1, -1, -1, n) + recs
-    crc = crc32c.crc32c(after_crc) ^ (1 if corrupt else 0)
-    return struct.pack(">qiibI", 0, 9 + len(after_crc), -1, 2, crc) + after_crc
-
-
-def _varint(n: int) -> bytes:
-    z, out = (n << 1) ^ (n >> 63), bytearray()
-    while z >= 0x80:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    return bytes([*out, z])
 
 
 def decode_response(data: bytes, cls: type):
@@ -397,7 +375,7 @@ def test_produce_to_unknown_topic_or_partition(cluster, broker_log, known_topic,
     name, _ = known_topic
     wire = Wire(cluster)
     for topic, partition in [("no-such-topic", 0), (name, 7), (name, -1)]:
-        resp = wire.call(produce_request(topic, partition, batch([b"x"]), version))
+        resp = wire.call(produce_request(topic, partition, raw_batch([b"x"]), version))
         part = only_partition(resp, "responses", "partition_responses")
         assert part.error_code == ErrorCode.unknown_topic_or_partition, (topic, partition)
     t = request_nested(3, 13, "MetadataRequestTopic", name="no-such-topic")
@@ -483,11 +461,11 @@ CORRUPT, INVALID = ErrorCode.corrupt_message, ErrorCode.invalid_record
 @pytest.mark.parametrize(
     ("records", "logged", "codes"),
     [
-        (batch([b"a", b"b"], corrupt=True), "CRC mismatch", {CORRUPT}),
+        (raw_batch([b"a", b"b"], corrupt_crc=True), "CRC mismatch", {CORRUPT}),
         (b"\0" * 16 + b"\x01" + bytes(60), "magic 1", {CORRUPT}),
         # a torn record set: INVALID_RECORD, as Kafka 4.1 (tests/conformance/test_invalid_batches)
-        (batch([b"a", b"b"])[:-2], "does not fit", {INVALID}),
-        (batch([b"a"])[:40], "not a whole batch header", {INVALID}),
+        (raw_batch([b"a", b"b"])[:-2], "does not fit", {INVALID}),
+        (raw_batch([b"a"])[:40], "not a whole batch header", {INVALID}),
     ],
     ids=["bad-crc", "magic-1", "truncated-batch", "truncated-header"],
 )
@@ -500,7 +478,7 @@ def test_produce_with_a_corrupt_batch(cluster, broker_log, known_topic, records,
     assert part.error_code in codes
     assert latest_offset(wire, name) == before  # nothing appended
     # the same connection still takes a good batch
-    resp = wire.call(produce_request(name, 0, batch([b"fine"])))
+    resp = wire.call(produce_request(name, 0, raw_batch([b"fine"])))
     part = only_partition(resp, "responses", "partition_responses")
     assert (part.error_code, part.base_offset) == (ErrorCode.none, before)
     wire.close()
@@ -528,7 +506,7 @@ def seed_frames(topic: str, topic_id: uuid.UUID) -> list[bytes]:
             except Exception:
                 pass  # a required nested entity has no neutral value; covered below or skipped
     for version in (3, 8, 10):
-        seeds.append(frame(produce_request(topic, 0, batch([b"fuzz-seed"] * 3), version)))
+        seeds.append(frame(produce_request(topic, 0, raw_batch([b"fuzz-seed"] * 3), version)))
     for version in (4, 12, 16):
         seeds.append(frame(fetch_request(version, topic, topic_id, 0)))
     for version in (1, 7):
