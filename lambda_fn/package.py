@@ -12,9 +12,12 @@ runtime lacks, as manylinux wheels for the chosen architecture, unpacked::
 distributions, so the function runs what the tests ran.
 
 If pip cannot fetch the wheels (offline, no index), the build says so and, with
-``--allow-no-deps`` (what ``streamlab.pipeline`` uses for the emulator, whose environments run
-this project's own interpreter and see its packages), makes a zip with the function code only;
-without that flag it fails. ``--no-deps`` skips the download on purpose.
+``--allow-no-deps``, makes a zip with the function code only; without that flag it fails.
+``--no-deps`` skips the download on purpose. A code-only zip fails on AWS *and* on the lab's
+emulator with ``Runtime.ImportModuleError`` (its environments see only the zip, awslambdaric and
+the SDK, as on AWS); the lab builds its emulator zips with
+:func:`streamlab.awslambda.deployment_package.vendor`, which copies the packages installed for
+this interpreter instead of downloading Python 3.12 wheels.
 """
 
 from __future__ import annotations
@@ -107,12 +110,12 @@ def build(
                 if not allow_no_deps:
                     raise PackageError(
                         f"{e}. Without network access to the package index, build with "
-                        "--allow-no-deps (function code only: enough for the lab's emulator, not "
-                        "for AWS) or --no-deps."
+                        "--allow-no-deps (function code only: its imports fail on AWS and on the "
+                        "lab's emulator) or --no-deps."
                     ) from e
-                note = f"dependencies NOT included ({e}); fine for the emulator only"
+                note = f"dependencies NOT included ({e}): add them before deploying"
         else:
-            note = "dependencies not included (--no-deps); fine for the emulator only"
+            note = "dependencies not included (--no-deps): add them before deploying"
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
             files = _add_tree(zf, HERE, "lambda_fn")
             for wheel in wheels:

@@ -387,12 +387,20 @@ def remove_function(lam: Any, secrets: Any, name: str = FUNCTION_NAME) -> list[s
 
 
 def build_zip() -> bytes:
-    from lambda_fn.package import build
+    """lambda_fn's zip for the emulator: its code (``lambda_fn.package``) and its dependencies
+    vendored from this project's environment, since an execution environment sees only the zip and
+    the runtime (awslambdaric, boto3), as on AWS. Offline, and built for the interpreter the
+    emulator runs; for AWS, ``python -m lambda_fn.package`` downloads manylinux wheels instead."""
+    import zipfile
+
+    from lambda_fn.package import build, pins
+    from streamlab.awslambda.deployment_package import vendor
 
     with tempfile.TemporaryDirectory() as tmp:
-        # The emulator runs functions with this project's interpreter, so its packages are
-        # importable: the code alone deploys. For AWS, build with `python -m lambda_fn.package`.
         result = build(Path(tmp) / "lambda.zip", deps=False)
+        with zipfile.ZipFile(result.path, "a", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in vendor(*(p.partition("==")[0] for p in pins())).items():
+                zf.writestr(name, data)
         return result.path.read_bytes()
 
 

@@ -1,8 +1,11 @@
 """Execution environments: real processes running AWS's runtime client against our Runtime API.
 
-An environment is ``python -m awslambdaric <handler>`` started in the function's unzipped code
-(``LAMBDA_TASK_ROOT``, first on ``sys.path``) with the variables AWS sets, in its own process
-group. Its life, as on AWS (research/lambda-kafka.md §3):
+An environment is awslambdaric (``python -S <runtime dir>/bootstrap.py <handler>``) started in the
+function's unzipped code (``LAMBDA_TASK_ROOT``, first on ``sys.path``) with the variables AWS
+sets, in its own process group. It imports only what AWS's Python runtime would give it: its own
+code, awslambdaric and the SDK (:mod:`~streamlab.awslambda.runtime_dir`), the standard library;
+not the lab's virtualenv, so a zip missing a dependency fails with ``Runtime.ImportModuleError``
+as on AWS. Its life, as on AWS (research/lambda-kafka.md §3):
 
 * **Init** runs once, when an invocation needs an environment (on-demand cold start): module-level
   code runs, and init ends when the runtime first calls ``/next``. Init is limited to
@@ -47,6 +50,7 @@ from streamlab.awslambda.runtime_api import (
     invalid_request_id,
     invalid_state,
 )
+from streamlab.awslambda.runtime_dir import runtime_dir
 from streamlab.awslambda.utils import iso_millis, log_stream_name, trace_id
 
 log = logging.getLogger(__name__)
@@ -112,7 +116,7 @@ class HostSettings:
     endpoint_url: str
     runtime_api: RuntimeAPIServer
     log_sink: lg.LogSink
-    python: str = sys.executable
+    python: str = sys.executable  # the lab's own: the runtime directory links its packages
     init_timeout: float = INIT_TIMEOUT
     enforce_memory: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -326,7 +330,17 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log.name,
             "AWS_LAMBDA_RUNTIME_API": f"{self.host.runtime_api.host}:{self.port}",
             "LAMBDA_TASK_ROOT": s.code_dir,
-            "LAMBDA_RUNTIME_DIR": os.path.dirname(os.path.dirname(os.__file__)),
+            "LAMBDA_RUNTIME_DIR": runtime_dir(),
+            # the function's own PYTHONPATH (unreserved on AWS), the lab's hooks, the runtime
+            "PYTHONPATH": os.pathsep.join(
+                p
+                for p in (
+                    s.variables.get("PYTHONPATH"),
+                    self.host.extra_env.get("PYTHONPATH"),
+                    runtime_dir(),
+                )
+                if p
+            ),
             # no shared config files: the function sees only its environment, as on AWS
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
@@ -347,8 +361,8 @@ class ExecutionEnvironment:
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 self.host.python,
-                "-m",
-                "awslambdaric",
+                "-S",  # no site: the lab's virtualenv stays out of the function's sys.path
+                os.path.join(runtime_dir(), "bootstrap.py"),
                 self.spec.handler,
                 cwd=self.spec.code_dir,
                 env=self._environment(),

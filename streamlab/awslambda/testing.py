@@ -1,6 +1,6 @@
 """Start the local AWS endpoint as a real child process on a free port (tests, benchmarks, lessons).
 
->>> from streamlab.awslambda.testing import EndpointProcess, make_zip
+>>> from streamlab.awslambda.testing import EndpointProcess, make_zip, vendor
 >>> with EndpointProcess(tmp_dir) as aws:                     # doctest: +SKIP
 ...     lam = aws.client("lambda")
 ...     lam.create_function(FunctionName="f", Runtime="python3.12", Role=aws.role,
@@ -15,7 +15,10 @@ import urllib.request
 import zipfile
 from typing import Any
 
+from streamlab.awslambda.deployment_package import vendor
 from streamlab.service import ServiceProcess
+
+__all__ = ["EndpointProcess", "make_zip", "vendor"]
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 REGION = "us-east-1"

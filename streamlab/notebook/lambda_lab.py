@@ -8,7 +8,9 @@ emulator's observability API for the broker-side counts.
 
 from __future__ import annotations
 
+import ast
 import base64
+import functools
 import io
 import json
 import sys
@@ -50,11 +52,38 @@ def use_project_code() -> str:
 # --- deploying ------------------------------------------------------------------------------
 
 
-def source_zip(source: str, module: str = "app") -> bytes:
-    """A deployment package holding one module, ``<module>.py``, with ``source``."""
+def imported_distributions(source: str) -> list[str]:
+    """The installed distributions whose modules ``source`` imports (absolute imports, any
+    depth), what a ``requirements.txt`` for it would list; the standard library and this project
+    are not distributions to vendor."""
+    from importlib import metadata
+
+    tops = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            tops |= {alias.name.partition(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            tops.add(node.module.partition(".")[0])
+    owners = metadata.packages_distributions()
+    return sorted({d for top in tops for d in owners.get(top, []) if d != "streamlab"})
+
+
+@functools.cache
+def _vendored(requirements: tuple[str, ...]) -> tuple[tuple[str, bytes], ...]:
+    from streamlab.awslambda.deployment_package import vendor
+
+    return tuple(vendor(*requirements).items())
+
+
+def source_zip(source: str, module: str = "app", requirements: Iterable[str] = ()) -> bytes:
+    """A deployment package holding one module, ``<module>.py``, with ``source``, and the
+    installed distributions ``requirements`` (with what they require, minus what the Lambda
+    runtime has), unpacked at the root as ``pip install -t`` would."""
     compile(source, f"{module}.py", "exec")  # a syntax error shows here, not as an init error
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in _vendored(tuple(sorted(requirements))):
+            zf.writestr(name, data)
         zf.writestr(f"{module}.py", source)
     return buf.getvalue()
 
@@ -66,12 +95,19 @@ def deploy_source(
     environment: dict[str, str] | None = None,
     timeout: int = 30,
     memory: int = 256,
+    requirements: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """Create (or update) function ``name`` from the module text ``source``; its handler is
-    ``app.handler``. Returns the function's configuration."""
+    ``app.handler``. The environment sees only the zip and the runtime (boto3), as on AWS, so the
+    zip carries ``requirements``: by default the distributions ``source`` imports, as a build
+    tool reading its requirements would; ``requirements=()`` deploys the module alone (and an
+    import of, say, confluent_kafka fails with ``Runtime.ImportModuleError``, as on AWS).
+    Returns the function's configuration."""
+    if requirements is None:
+        requirements = imported_distributions(source)
     return lambda_lab().deploy(
         name,
-        zip_file=source_zip(source),
+        zip_file=source_zip(source, requirements=requirements),
         handler="app.handler",
         environment=environment or {},
         timeout=timeout,
@@ -82,24 +118,18 @@ def deploy_source(
 def deploy_settlement_function(
     name: str, output_topic: str, *, dead_letter_topic: str = ""
 ) -> dict[str, Any]:
-    """Deploy the application's function (``lambda_fn``, code only: the emulator's environments
-    run this project's interpreter) with its own secret, producing to ``output_topic``."""
+    """Deploy the application's function (``lambda_fn`` with its dependencies, the pipeline's
+    zip) with its own secret, producing to ``output_topic``."""
     use_project_code()
-    from lambda_fn.package import build
     from streamlab import pipeline
     from streamlab.config import kafka_config, registry_url
 
     lab = lambda_lab()
     secret = pipeline.function_secret(kafka_config()["bootstrap.servers"], registry_url())
     pipeline.put_secret(lab.client("secretsmanager"), name, secret)
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as tmp:
-        code = build(Path(tmp) / "lambda.zip", deps=False).path.read_bytes()
     return lab.deploy(
         name,
-        zip_file=code,
+        zip_file=pipeline.build_zip(),
         handler="lambda_fn.handler.handler",
         environment={
             "SECRET_NAME": name,

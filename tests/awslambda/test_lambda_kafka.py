@@ -11,9 +11,10 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from streamlab.awslambda.testing import vendor
 from streamlab.kafka.testing import ClusterProcess
 
-from .lambda_helpers import wait_until
+from .lambda_helpers import source, wait_until
 
 RECORDER = """
 import json, os
@@ -326,8 +327,9 @@ def count_records(kafka, topic, seconds):
 def test_unflushed_records_wait_for_the_next_invocation_and_die_with_the_environment(
     deploy, lam, aws, kafka, topic
 ):
+    # the function's zip carries confluent_kafka, as on AWS: the runtime does not have it
     fn = deploy(
-        PRODUCER_FN,
+        {**vendor("confluent-kafka"), "app.py": source(PRODUCER_FN)},
         Timeout=30,
         MemorySize=512,
         Environment={"Variables": {"BOOTSTRAP": kafka.bootstrap, "TOPIC": topic}},
