@@ -73,7 +73,7 @@ def test_zip_without_dependencies(tmp_path: Path):
                    "lambda_fn/proto/trade_settlement_pb2.py"):  # fmt: skip
         assert needed in names
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
-    assert "emulator only" in result.note
+    assert "add them before deploying" in result.note  # a code-only zip fails everywhere
 
 
 def test_zip_bad_arch(tmp_path: Path):
