@@ -335,6 +335,17 @@ class PartitionLog:
                         break
         return best
 
+    def segment_max_timestamp(self, seg_no: int) -> int:
+        """The largest record timestamp in segment ``seg_no`` (Kafka's
+        ``LogSegment.largestTimestamp``), or the file's modification time when no record has one
+        (retention.py ages segments by it)."""
+        # the batch index is ordered by segment number
+        lo, hi = bisect_left(self._seg, seg_no), bisect_right(self._seg, seg_no)
+        best = max(self._maxts[lo:hi], default=-1)
+        if best >= 0:
+            return best
+        return int(os.stat(self.segments[seg_no].path).st_mtime * 1000)
+
     # --- compaction support (cleaner.py) ----------------------------------------------------
 
     def segment_data(self, seg_no: int) -> bytes:

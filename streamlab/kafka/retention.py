@@ -31,7 +31,6 @@ import asyncio
 import logging
 import os
 import time
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,17 +47,6 @@ class RetentionStats:
     segments: int = 0
     bytes: int = 0
     log_start_offset: int = 0
-
-
-def largest_timestamp(plog, seg_no: int) -> int:
-    """The largest record timestamp in segment ``seg_no`` (Kafka's LogSegment.largestTimestamp):
-    from the batch index, or the file's modification time when no record has one."""
-    # The log's batch index is sorted by segment number (log.py keeps it that way).
-    lo, hi = bisect_left(plog._seg, seg_no), bisect_right(plog._seg, seg_no)
-    best = max(plog._maxts[lo:hi], default=-1)
-    if best >= 0:
-        return best
-    return int(os.stat(plog.segments[seg_no].path).st_mtime * 1000)
 
 
 def _deletable(plog, should_delete: Callable[[int], bool]) -> int:
@@ -131,7 +119,7 @@ def apply_retention(
     if retention_ms >= 0:
 
         def too_old(seg_no: int) -> bool:
-            return now_ms - largest_timestamp(plog, seg_no) > retention_ms
+            return now_ms - plog.segment_max_timestamp(seg_no) > retention_ms
 
         n = _deletable(plog, too_old)
         reason = (
