@@ -28,7 +28,7 @@ from streamlab.ksql.runtime.topics import default_partition
 from streamlab.ksql.testing import KsqlProcess
 from tests.ksql.test_table_repartition import SplitEngine, SplitLoggedEngine
 from tests.ksql_server._helpers import committed, ksql_ok, produce, read_topic, wait_for
-from tests.qtt.qtt_helpers import qtt_cases
+from tests.qtt.qtt_helpers import required_qtt_cases
 
 SUFFIX = "RightSourceKeyed-SelectKey-repartition"
 MISMATCH_CASES = [
@@ -94,10 +94,7 @@ class SplitCaseRunner(CaseRunner):
 
 @pytest.mark.parametrize("name", MISMATCH_CASES)
 def test_the_qtt_mismatch_cases_route_the_table_through_the_topic(name):
-    cases = [c for c in qtt_cases() if c.file.endswith("joins.json") and c.name == name]
-    if not cases:
-        pytest.skip("no QTT suite here")
-    [case] = cases
+    [case] = [c for c in required_qtt_cases() if c.file.endswith("joins.json") and c.name == name]
     runner = SplitCaseRunner(case)
     result = runner.run()
     assert result.passed, result.reason
@@ -116,9 +113,7 @@ def test_the_qtt_mismatch_cases_route_the_table_through_the_topic(name):
 
 
 def test_every_qtt_join_case_passes_split_as_in_one_topology():
-    cases = qtt_cases()
-    if not cases:
-        pytest.skip("no QTT suite here")
+    cases = required_qtt_cases()
     checked = rekeyed = routed = 0
     for case in cases:
         runner = SplitCaseRunner(case)

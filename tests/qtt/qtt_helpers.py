@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from streamlab.ksql.qtt.loader import QttCase, load_suite
 from streamlab.ksql.qtt.runner import CaseResult, run_case
 
@@ -22,6 +24,17 @@ def qtt_cases() -> list[QttCase]:
     if not (QTT_DIR / "manifest.json").exists():
         return []
     return load_suite(QTT_DIR)
+
+
+def required_qtt_cases() -> list[QttCase]:
+    """The suite for tests that check the engine on it: missing is a failure, not a skip."""
+    cases = qtt_cases()
+    if not cases:
+        pytest.fail(
+            f"no QTT suite at {QTT_DIR} (../shared/qtt next to the repository, or set "
+            "STREAMLAB_QTT_DIR)"
+        )
+    return cases
 
 
 def all_results() -> dict[str, CaseResult]:
