@@ -141,8 +141,17 @@ class AggregateProcessor(Processor):
         if self.downstream is not None:
             self.downstream.process(row)
 
+    def update(self, store: Any, key: tuple[Any, ...], accs: list[Any], ts: int, row: Row) -> None:
+        """Store a group's new aggregate and forward it: at once, or, behind the record cache,
+        when the cache lets it go (:meth:`flushed`, with ``row`` as its origin)."""
+        if self.deferred:
+            store.put(key, (accs, ts), row)
+        else:
+            store.put(key, (accs, ts))
+            self.flushed(key, (accs, ts), row)
+
     def flushed(self, key: tuple[Any, ...], value: Any, origin: Row) -> None:
-        """The record cache let an aggregate go (see ``cached``): forward it now."""
+        """Forward a stored aggregate (``key`` is the store's: windowed, it ends with the start)."""
         if value is not None:  # stream aggregates are never deleted but by retention
             self.output(key, value[0], value[1], origin)
 
@@ -158,11 +167,7 @@ class AggregateProcessor(Processor):
         accs, ts = store.get(key) or (self.initial(), row.timestamp)
         accs = self.add(accs, self.arguments(row.value))
         ts = max(ts, row.timestamp)
-        if self.deferred:
-            store.put(key, (accs, ts), row)
-        else:
-            store.put(key, (accs, ts))
-            self.output(key, accs, ts, row)
+        self.update(store, key, accs, ts, row)
 
 
 class Change(NamedTuple):
@@ -257,11 +262,7 @@ class TableAggregateProcessor(AggregateProcessor):
         if change.new is not None:
             accs = self.add(accs, self.arguments(change.new))
         ts = max(ts, row.timestamp)
-        if self.deferred:
-            store.put(key, (accs, ts), row)
-        else:
-            store.put(key, (accs, ts))
-            self.output(key, accs, ts, row)
+        self.update(store, key, accs, ts, row)
 
 
 class TimeWindowAggregateProcessor(AggregateProcessor):
@@ -326,11 +327,8 @@ class TimeWindowAggregateProcessor(AggregateProcessor):
             if spec.emit_final:
                 store.put(state_key, (accs, ts))
                 self.clocks.advance("maxWindowStart", start)
-            elif self.deferred:
-                store.put(state_key, (accs, ts), row)
             else:
-                store.put(state_key, (accs, ts))
-                self.output(key, accs, ts, row, Window(start, end))
+                self.update(store, state_key, accs, ts, row)
         if spec.emit_final:
             self._emit_closed(close_time, row)
         if expiry_due(self.swept, row.partition, stream_time, self.retention):
