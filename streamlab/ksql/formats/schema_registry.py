@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 from streamlab.ksql.errors import KsqlException
+from streamlab.ksql.formats.varint import read_zigzag, write_zigzag
 
 REGISTRY_URL_PROPERTY = "ksql.schema.registry.url"
 
@@ -118,51 +119,24 @@ def header(schema_id: int) -> bytes:
     return b"\x00" + struct.pack(">I", schema_id)
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise ValueError("Truncated message indexes")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
-def _zigzag_decode(value: int) -> int:
-    return (value >> 1) ^ -(value & 1)
-
-
-def _write_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        bits = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(bits | 0x80)
-        else:
-            out.append(bits)
-            return bytes(out)
-
-
 def read_message_indexes(data: bytes) -> tuple[list[int], bytes]:
-    raw, pos = _read_varint(data, 0)
-    count = _zigzag_decode(raw)
-    if count == 0:
-        return [0], data[pos:]
-    indexes = []
-    for _ in range(count):
-        raw, pos = _read_varint(data, pos)
-        indexes.append(_zigzag_decode(raw))
+    try:
+        count, pos = read_zigzag(data)
+        if count == 0:
+            return [0], data[pos:]
+        indexes = []
+        for _ in range(count):
+            index, pos = read_zigzag(data, pos)
+            indexes.append(index)
+    except ValueError:
+        raise ValueError("Truncated message indexes") from None
     return indexes, data[pos:]
 
 
 def write_message_indexes(indexes: list[int]) -> bytes:
     if indexes == [0]:
         return b"\x00"
-    out = _write_varint((len(indexes) << 1) ^ (len(indexes) >> 63))
+    out = write_zigzag(len(indexes))
     for index in indexes:
-        out += _write_varint((index << 1) ^ (index >> 63))
+        out += write_zigzag(index)
     return out

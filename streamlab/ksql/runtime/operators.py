@@ -21,6 +21,7 @@ from typing import Any
 from streamlab.ksql.errors import SerializationError
 from streamlab.ksql.expressions import CompiledExpression, ExpressionCompiler
 from streamlab.ksql.formats import FormatInfo, RowSerde, get_format, serde
+from streamlab.ksql.formats.varint import read_zigzag, write_zigzag
 from streamlab.ksql.functions import FUNCTIONS, FunctionRegistry
 from streamlab.ksql.functions.timeformat import pattern
 from streamlab.ksql.planner import steps
@@ -576,28 +577,6 @@ def _repartition_serdes(
     return key_serde, value_serde
 
 
-def _zigzag_varint(value: int) -> bytes:
-    """Kafka's ``ByteUtils.writeVarint``: a zig-zag encoded signed varint."""
-    value = (value << 1) ^ (value >> 31)
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _read_zigzag_varint(data: bytes) -> tuple[int, int]:
-    """The value and the length of the varint at the start of ``data``."""
-    value = shift = 0
-    for index, byte in enumerate(data[:5]):
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return (value >> 1) ^ -(value & 1), index + 1
-        shift += 7
-    raise ValueError("bad varint")
-
-
 #: the trailing byte of a serialized Change: which of old and new it holds
 CHANGE_OLD, CHANGE_NEW, CHANGE_BOTH = 0, 1, 2
 
@@ -610,14 +589,15 @@ def changed_serde(inner: RowSerde) -> RowSerde:
     * ``new ‖ 0x01``: the row joins the group,
     * ``varint(len(new)) ‖ new ‖ old ‖ 0x02``: both, the row stays in its group (KIP-904);
 
-    ``varint`` is Kafka's zig-zag varint. Kafka Streams rejects a change with neither."""
+    ``varint`` is Kafka's zig-zag varint (:mod:`streamlab.ksql.formats.varint`). Kafka Streams
+    rejects a change with neither."""
     from streamlab.ksql.runtime.aggregate import Change  # aggregate imports this module
 
     def serialize(change: Any) -> bytes:
         new = inner.serialize(change.new) if change.new is not None else None
         old = inner.serialize(change.old) if change.old is not None else None
         if new is not None and old is not None:
-            return _zigzag_varint(len(new)) + new + old + bytes([CHANGE_BOTH])
+            return write_zigzag(len(new)) + new + old + bytes([CHANGE_BOTH])
         if new is not None:
             return new + bytes([CHANGE_NEW])
         if old is not None:
@@ -631,7 +611,7 @@ def changed_serde(inner: RowSerde) -> RowSerde:
             return Change(row, None) if flag == CHANGE_NEW else Change(None, row)
         if data and flag == CHANGE_BOTH:
             try:
-                size, at = _read_zigzag_varint(data)
+                size, at = read_zigzag(data)
             except ValueError:
                 size, at = -1, 0
             if 0 <= size <= len(data) - at - 1:
