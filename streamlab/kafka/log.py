@@ -403,6 +403,10 @@ class PartitionLog:
         self.log_start_offset = before_offset
         self.aborted = [a for a in self.aborted if a[2] >= before_offset]
         _atomic_write(os.path.join(self.path, LOG_START_FILE), str(before_offset))
+        if before_offset == self.end_offset and self.segments[-1].size:
+            # Everything goes, the active segment too: roll first, as Kafka's deleteSegments does,
+            # so no file outlives its records (and offsets go on from the old end).
+            self._roll(self.end_offset)
         # A segment can go when the next one starts at or before the new start offset.
         drop = 0
         while (

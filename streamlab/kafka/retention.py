@@ -72,7 +72,7 @@ def _delete_oldest(plog, n: int, name: str, reason: str, stats: RetentionStats) 
         return
     new_start = plog.end_offset if n == len(plog.segments) else plog.segments[n].base_offset
     if new_start <= plog.log_start_offset:
-        return  # an active segment already given up by an earlier pass: nothing new goes
+        return  # nothing past the current start offset: nothing new goes
     for seg in plog.segments[:n]:
         log.info(
             "Deleting segment %s of %s (baseOffset=%d, size=%d) due to %s",

@@ -83,9 +83,15 @@ def test_an_expired_active_segment_empties_the_partition(tmp_path):
     assert stats.segments == 3
     assert (plog.log_start_offset, plog.end_offset) == (3, 3)
     assert offsets(plog) == []
+    # the log rolled and the expired active segment's file went with the others
+    assert [(s.base_offset, s.size) for s in plog.segments] == [(3, 0)]
     assert apply_retention(plog, HOUR_MS, -1, now_ms=NOW).segments == 0  # nothing new
     append(plog, NOW)  # offsets go on from the old end
     assert offsets(plog) == [3]
+    assert len(plog.segments) == 1
+    plog.close()
+    reopened = small_log(tmp_path)
+    assert (reopened.log_start_offset, reopened.end_offset) == (3, 4)
 
 
 def test_retention_minus_one_keeps_everything(tmp_path):
