@@ -40,7 +40,6 @@
 # ## 7.0 Setup
 
 # %%
-import datetime as dt
 import json
 
 # os.environ["STREAMLAB_PROFILE"] = "jvm"  # the same profile as in Lab 00
@@ -62,6 +61,7 @@ from streamlab.notebook.windows import (
     hhmmss,
     plot_window_counts,
     print_windows,
+    recent_morning,
     repository_root,
     window_rows,
     window_updates,
@@ -81,11 +81,16 @@ print("run id:", run_id(), "- ksqlDB", ksql.info()["version"])
 # time. Windows are cut along this **event time**, not along the moment the engine happens to
 # read the record, so re-reading a topic a week later gives the same windows.
 #
-# Sixty stock trades, one every 5 seconds from 09:00:00 UTC on 1 January 2026, on a topic with one
-# partition:
+# Sixty stock trades, one every 5 seconds from 09:00:00 UTC this morning (yesterday's morning if
+# it is not 09:10 UTC yet), on a topic with one partition. Why not a fixed date, which would print the
+# same numbers for everyone? Because a broker deletes records by their **timestamp** too: a topic
+# keeps a record for `retention.ms` (7 days by default) after its *event time*, not after it arrived.
+# Trades dated months back would be deleted at the broker's next retention check (every 5 minutes)
+# — in the middle of this lab, on a real cluster. So the times of day below are everyone's; the epoch
+# milliseconds shown are 1 January 2026's, and yours are a whole number of days later.
 
 # %%
-BASE = int(dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC).timestamp() * 1000)
+BASE = recent_morning()  # 09:00:00 UTC, in epoch ms: the same for the whole kernel session
 TRADES = [
     (key, value, BASE + i * 5_000)  # (symbol, trade, event time in epoch ms)
     for i, (key, value) in enumerate(datagen.generate("stock_trades", seed=7, count=60))

@@ -36,6 +36,25 @@ def repository_root() -> Path:
     )
 
 
+DAY_MS = 86_400_000
+_KERNEL_STARTED_MS = int(time.time() * 1000)  # once per kernel: re-running a cell keeps its day
+
+
+def recent_morning(hour: int = 9, lead_ms: int = 10 * 60_000, now_ms: int | None = None) -> int:
+    """``hour``:00:00 UTC of the latest day on which it lies at least ``lead_ms`` before ``now_ms``
+    (default: when this kernel started), in epoch ms: a lab's historical events get the same
+    times of day on every run, and stay younger than a day.
+
+    Why not a fixed date: a broker deletes records by their *timestamp* (``retention.ms``, 7 days
+    by default), so events dated months back would vanish from a real cluster's topics at its
+    next retention check, in the middle of the lab. The lead keeps the last events of a lab in
+    the past (Kafka refuses timestamps too far in the future).
+    """
+    latest = (_KERNEL_STARTED_MS if now_ms is None else now_ms) - lead_ms
+    morning = latest - latest % DAY_MS + hour * 3_600_000
+    return morning if morning <= latest else morning - DAY_MS
+
+
 def hhmmss(epoch_ms: int) -> str:
     """``09:01:00`` for an epoch-millisecond time (UTC), as the labs print window bounds."""
     return dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC).strftime("%H:%M:%S")

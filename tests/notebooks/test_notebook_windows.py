@@ -59,3 +59,16 @@ def test_window_rows_keep_the_latest_value_and_drop_tombstones(monkeypatch) -> N
 
 def test_times_print_as_utc() -> None:
     assert windows.hhmmss(BASE + 65_000) == "09:01:05"
+
+
+def test_recent_morning_is_nine_utc_at_least_ten_minutes_back() -> None:
+    minute = 60_000
+    # 09:10 or later: this morning
+    assert windows.recent_morning(now_ms=BASE + 10 * minute) == BASE
+    assert windows.recent_morning(now_ms=BASE + 23 * 3_600_000) == BASE
+    # before 09:10: yesterday's, so the lab's last events (09:05 or so) are not in the future
+    assert windows.recent_morning(now_ms=BASE + 10 * minute - 1) == BASE - windows.DAY_MS
+    assert windows.recent_morning(now_ms=BASE - 9 * 3_600_000) == BASE - windows.DAY_MS
+    assert windows.hhmmss(windows.recent_morning()) == "09:00:00"
+    assert windows.recent_morning() == windows.recent_morning()  # fixed for the kernel session
+    assert windows.recent_morning(hour=0, lead_ms=0, now_ms=BASE) == BASE - 9 * 3_600_000
