@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
+
 from tests.ksql_server._helpers import ksql_ok, post, produce, read_topic, topic_size, wait_for
 
 EARLIEST = {"ksql.streams.auto.offset.reset": "earliest"}
@@ -198,3 +200,46 @@ def test_create_or_replace_keeps_the_query_id_and_offsets(kafka, ksql):
     produce(kafka.bootstrap, "r_in", [(b"\x00\x00\x00\x02", b'{"V":"b"}')])
     out = read_topic(kafka.bootstrap, "R_OUT", 2)
     assert [m.value() for m in out] == [b'{"V":"a"}', b'{"V":"B"}']
+
+
+def test_created_topics_get_ksqldb_cleanup_policies(kafka, ksql):
+    # ksqlDB's TopicCreateInjector: a table's topic is compacted, a stream's is not; a windowed
+    # table's is compact,delete, with retention.ms = the window's RETENTION when it has one.
+    ksql_ok(
+        ksql.url,
+        "CREATE STREAM CP_S (ID INT KEY, V INT) WITH (KAFKA_TOPIC='cp_s', VALUE_FORMAT='JSON', "
+        "PARTITIONS=1);",
+    )
+    ksql_ok(
+        ksql.url,
+        "CREATE TABLE CP_T (ID INT PRIMARY KEY, V INT) WITH (KAFKA_TOPIC='cp_t', "
+        "VALUE_FORMAT='JSON', PARTITIONS=1);",
+    )
+    ksql_ok(ksql.url, "CREATE STREAM CP_CSAS AS SELECT * FROM CP_S;")
+    ksql_ok(ksql.url, "CREATE TABLE CP_CTAS AS SELECT ID, COUNT(*) AS N FROM CP_S GROUP BY ID;")
+    ksql_ok(
+        ksql.url,
+        "CREATE TABLE CP_WIN AS SELECT ID, COUNT(*) AS N FROM CP_S "
+        "WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY ID;",
+    )
+    ksql_ok(
+        ksql.url,
+        "CREATE TABLE CP_WIN_R AS SELECT ID, COUNT(*) AS N FROM CP_S "
+        "WINDOW HOPPING (SIZE 1 MINUTE, ADVANCE BY 30 SECONDS, RETENTION 3 DAYS) GROUP BY ID;",
+    )
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
+
+    def config(topic: str) -> tuple[str, str, bool]:
+        resource = ConfigResource("topic", topic)
+        found = admin.describe_configs([resource])[resource].result(30)
+        retention = found["retention.ms"]
+        set_here = retention.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+        return found["cleanup.policy"].value, retention.value, set_here
+
+    week = "604800000"  # the broker's default
+    assert config("cp_s") == ("delete", week, False)
+    assert config("cp_t") == ("compact", week, False)
+    assert config("CP_CSAS") == ("delete", week, False)
+    assert config("CP_CTAS") == ("compact", week, False)
+    assert config("CP_WIN") == ("compact,delete", week, False)
+    assert config("CP_WIN_R") == ("compact,delete", str(3 * 86_400_000), True)

@@ -38,7 +38,7 @@ from streamlab.ksql.functions import FUNCTIONS, FunctionRegistry
 from streamlab.ksql.parser import ParsedStatement, parse
 from streamlab.ksql.parser.ast import statements as st
 from streamlab.ksql.planner import LogicalPlanner, QueryAnalyzer, QueryPlan, Sink
-from streamlab.ksql.planner.ddl import build_source
+from streamlab.ksql.planner.ddl import build_source, sink_topic_config
 from streamlab.ksql.planner.properties import SourceProperties
 from streamlab.ksql.runtime.operators import Topology, build_topology
 from streamlab.ksql.runtime.processing_log import ProcessingLog
@@ -221,7 +221,13 @@ class KsqlEngine:
         self._sequence += 1
         return self._sequence
 
-    def _ensure_topic(self, name: str, partitions: int | None, replicas: int | None) -> None:
+    def _ensure_topic(
+        self,
+        name: str,
+        partitions: int | None,
+        replicas: int | None,
+        config: dict[str, str] | None = None,
+    ) -> None:
         if self.topics.exists(name):
             topic = self.topics.get(name)
             if partitions is not None and partitions != topic.partitions:
@@ -240,7 +246,7 @@ class KsqlEngine:
                 f"CREATE STREAM S (ID INT) WITH (KAFKA_TOPIC='{name}', PARTITIONS=2, "
                 "REPLICAS=1);"
             )
-        self.topics.create_topic(name, partitions or self.default_partitions, replicas)
+        self.topics.create_topic(name, partitions or self.default_partitions, replicas, config)
 
     def _next_query_id(self, prefix: str) -> str:
         query_id = f"{prefix}_{self._query_counter}"
@@ -405,6 +411,7 @@ class KsqlEngine:
             plan.sink_source.topic.name,
             plan.partitions or (source_topic.partitions if source_topic else None),
             plan.replicas or (source_topic.replicas if source_topic else None),
+            sink_topic_config(is_table, statement.query.window),
         )
         sink = plan.sink_source
         sink.sql = statement.text

@@ -26,12 +26,13 @@ def build_source(
     statement: st.CreateSource,
     metastore: MetaStore,
     config: dict[str, object],
-    ensure_topic: Callable[[str, int | None, int | None], None],
+    ensure_topic: Callable[[str, int | None, int | None, dict[str, str]], None],
 ) -> DataSource:
     """Validate a CREATE STREAM/TABLE statement and build the source it declares.
 
-    ``ensure_topic(name, partitions, replicas)`` must make sure the topic exists (creating it
-    when partitions are given) or raise ksqlDB's "Topic does not exist" error.
+    ``ensure_topic(name, partitions, replicas, config)`` must make sure the topic exists
+    (creating it with ``config`` when partitions are given) or raise ksqlDB's "Topic does not
+    exist" error.
     """
     is_table = isinstance(statement, st.CreateTable)
     kind = "table" if is_table else "stream"
@@ -62,7 +63,7 @@ def build_source(
 
     check_registry(key_name, topic_name)
     check_registry(value_name, topic_name)
-    ensure_topic(topic_name, props.partitions, props.replicas)
+    ensure_topic(topic_name, props.partitions, props.replicas, sink_topic_config(is_table))
 
     # PROTOBUF/JSON_SR without value (key) columns: infer them from the registry.
     declared = schema_from_elements(statement.elements)
@@ -137,3 +138,18 @@ def build_source(
 
 def _props(statement: st.CreateSource) -> list[tuple[str, object]]:
     return [(p.name, p.value.value) for p in statement.properties]
+
+
+def sink_topic_config(is_table: bool, window: st.WindowExpression | None = None) -> dict[str, str]:
+    """The configs ksqlDB gives a topic it creates (its ``TopicCreateInjector``): a table's topic
+    is compacted, a stream's is not; a windowed table's keeps one record per window and key
+    *and* loses windows by age (``compact,delete``), after the window's RETENTION when given,
+    else the broker's ``retention.ms`` (7 days)."""
+    if not is_table:
+        return {"cleanup.policy": "delete"}
+    if window is None:
+        return {"cleanup.policy": "compact"}
+    config = {"cleanup.policy": "compact,delete"}
+    if window.retention_ms is not None:
+        config["retention.ms"] = str(window.retention_ms)
+    return config

@@ -77,11 +77,17 @@ class TopicStore:
         self._null_key_counter = 0
 
     def create_topic(
-        self, name: str, partitions: int | None = None, replicas: int | None = None
+        self,
+        name: str,
+        partitions: int | None = None,
+        replicas: int | None = None,
+        config: dict[str, str] | None = None,
     ) -> Topic:
         if name in self.topics:
             return self.topics[name]
-        topic = Topic(name, partitions or self.default_partitions, replicas or 1)
+        topic = Topic(
+            name, partitions or self.default_partitions, replicas or 1, dict(config or {})
+        )
         self.topics[name] = topic
         return topic
 
