@@ -26,7 +26,9 @@ from streamlab.kafka.log import PartitionLog
 log = logging.getLogger("streamlab.kafka")
 
 LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
-INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+# Kafka 4.x's Topic.INTERNAL_TOPICS: internal by name, whether they exist yet or not (the
+# emulator has no share groups, but their state topic's name is reserved all the same)
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
 # Kafka's GroupCoordinatorService.groupMetadataTopicConfigs (offsets.topic.segment.bytes 100 MiB)
 OFFSETS_TOPIC_CONFIGS = {
     "cleanup.policy": "compact",

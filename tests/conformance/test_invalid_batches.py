@@ -4,8 +4,9 @@ one): the error code per partition, and that nothing was appended.
 Kafka checks a partition's record set twice. ``ProduceRequest.validateRecords`` (in KafkaApis)
 walks it: a batch size below the smallest legacy record or a magic byte outside 0..2 is
 CORRUPT_MESSAGE; no whole batch (cut short), more than one, or a legacy magic (0, 1) is
-INVALID_RECORD. The log then checks the CRC (CORRUPT_MESSAGE). Bytes after the one whole batch
-are trimmed, not refused.
+INVALID_RECORD. The log then checks the CRC (CORRUPT_MESSAGE), and only then the fields it
+covers (a negative record count: INVALID_RECORD). Bytes after the one whole batch are trimmed,
+not refused.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ CASES = {
     "magic-negative": (raw_batch([b"a"], magic=-1), "corrupt_message"),
     "size-below-any-record": (b"\0" * 16 + b"\x01" + bytes(60), "corrupt_message"),
     "two-batches": (GOOD + raw_batch([b"c"]), "invalid_record"),
+    "negative-count": (raw_batch([b"a"], record_count=-1), "invalid_record"),
+    # the CRC is checked before anything it covers
+    "negative-count-bad-crc": (
+        raw_batch([b"a"], record_count=-1, corrupt_crc=True),
+        "corrupt_message",
+    ),
 }
 
 

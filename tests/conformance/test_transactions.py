@@ -471,6 +471,10 @@ def fresh_bootstrap(kafka, tmp_path):
     cluster.stop()
 
 
+# Kafka 4.x's Topic.INTERNAL_TOPICS (the share-group state topic came with KIP-932)
+INTERNAL = ("__consumer_offsets", "__transaction_state", "__share_group_state")
+
+
 def test_add_partitions_to_unknown_or_internal_topic(fresh_bootstrap):
     """Internal topics are refused by name, before and after they exist; the request fails as a
     whole, so a good partition in it is not attempted."""
@@ -492,8 +496,7 @@ def test_add_partitions_to_unknown_or_internal_topic(fresh_bootstrap):
             v3_and_below_producer_id=init.producer_id,
             v3_and_below_producer_epoch=init.producer_epoch,
             v3_and_below_topics=tuple(
-                topic_cls(name=name, partitions=(0,))
-                for name in (topic, missing, "__consumer_offsets", "__transaction_state")
+                topic_cls(name=name, partitions=(0,)) for name in (topic, missing, *INTERNAL)
             ),
         )
         # by name: Kafka answers the topics in its hash map's order, not the request's
@@ -508,8 +511,7 @@ def test_add_partitions_to_unknown_or_internal_topic(fresh_bootstrap):
     expected = {
         topic: ["operation_not_attempted"],
         missing: ["unknown_topic_or_partition"],
-        "__consumer_offsets": ["topic_authorization_failed"],
-        "__transaction_state": ["topic_authorization_failed"],
+        **{name: ["topic_authorization_failed"] for name in INTERNAL},
     }
     wait_for(lambda: topic in admin.list_topics(timeout=10).topics, what=f"topic {topic}")
     try:

@@ -16,7 +16,7 @@ from kio.schema.errors import ErrorCode
 
 from streamlab.kafka.apis import ApiKey, RequestContext, handles
 from streamlab.kafka.log import InvalidBatch, ProduceError
-from streamlab.kafka.protocol.batches import HEADER_SIZE, LOG_OVERHEAD
+from streamlab.kafka.protocol.batches import HEADER_SIZE, LOG_OVERHEAD, InvalidRecords
 
 log = logging.getLogger("streamlab.kafka")
 
@@ -99,7 +99,10 @@ def _produce_partition(ctx: RequestContext, topic_name: str, pd, acks: int):
         )
     except InvalidBatch as e:
         log.warning("produce from %s to %s-%d refused: %s", ctx.client_id, topic_name, pd.index, e)
-        return answer(ErrorCode.corrupt_message, message=str(e))
+        code = (
+            ErrorCode.invalid_record if isinstance(e, InvalidRecords) else ErrorCode.corrupt_message
+        )
+        return answer(code, message=str(e))
     except ProduceError as e:
         return answer(ErrorCode[e.code], message=str(e))
     append_time = None

@@ -31,7 +31,13 @@ CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 
 
 class InvalidBatch(ValueError):
-    """A batch the broker must refuse (Kafka answers CORRUPT_MESSAGE or INVALID_RECORD)."""
+    """A batch the broker must refuse: corrupt (Kafka's CorruptRecordException, answered
+    CORRUPT_MESSAGE) unless it is an :class:`InvalidRecords`."""
+
+
+class InvalidRecords(InvalidBatch):
+    """A whole, uncorrupted batch whose records cannot be read as declared (Kafka's
+    InvalidRecordException, answered INVALID_RECORD)."""
 
 
 @dataclass(slots=True)
@@ -103,12 +109,13 @@ def split(records: bytes, verify_crc: bool = True) -> list[BatchHeader]:
             raise InvalidBatch(f"record batch magic {h.magic} is not supported (only v2)")
         if h.length < HEADER_SIZE or pos + h.length > end:
             raise InvalidBatch(f"batch length {h.length} does not fit the {end - pos} bytes left")
-        if h.record_count < 0 or h.last_offset_delta < 0:
-            raise InvalidBatch("negative record count or offset delta")
-        if verify_crc:
+        if verify_crc:  # first, as Kafka's DefaultRecordBatch.ensureValid: a corrupt batch's
+            # other fields mean nothing
             actual = crc32c.crc32c(memoryview(records)[pos + CRC_START : pos + h.length])
             if actual != h.crc:
                 raise InvalidBatch(f"CRC mismatch: header says {h.crc:#010x}, data {actual:#010x}")
+        if h.record_count < 0 or h.last_offset_delta < 0:
+            raise InvalidRecords("negative record count or offset delta")
         headers.append(h)
         pos += h.length
     return headers
