@@ -219,6 +219,23 @@ def load(
     )
 
 
+def broker_properties(settings: Settings) -> dict[str, str]:
+    """``[broker]`` of config.toml: server.properties for the lab's own broker (the emulated
+    cluster or the jvm profile's Kafka), e.g. ``"log.retention.check.interval.ms" = 1000``."""
+    table = settings.file.get("broker", {})
+    if not isinstance(table, dict):
+        raise ConfigError("[broker] in config.toml must be a table of Kafka broker properties")
+    out = {}
+    for name, value in table.items():
+        if isinstance(value, dict | list):
+            raise ConfigError(
+                f"[broker] {name}: a broker property is one value; quote dotted names, as in "
+                f'"{name}.<...>" = 1000'
+            )
+        out[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
 def get_profile(name: str) -> Profile:
     try:
         return PROFILES[name]

@@ -228,8 +228,11 @@ class RealKafka:
         controller_port: int = 0,
         sasl_users: dict[str, str] | None = None,
         sasl_port: int = 0,
+        overrides: dict[str, str] | None = None,
     ):
         self.data_dir = Path(data_dir).resolve()
+        # server.properties keys set on top of ours (kafka-server-start's --override)
+        self.overrides = dict(overrides or {})
         self.sasl_users = dict(sasl_users) if sasl_users else None
         for name in self.sasl_users or {}:
             # The name becomes part of a JAAS option key (user_<name>).
@@ -307,6 +310,7 @@ class RealKafka:
             jaas = f"org.apache.kafka.common.security.plain.PlainLoginModule required {entries};"
             props["sasl.enabled.mechanisms"] = "PLAIN"
             props["listener.name.sasl_plaintext.plain.sasl.jaas.config"] = jaas
+        props.update(self.overrides)
         lines = ["# Written by streamlab.realkafka; rewritten on every start."]
         lines += [f"{k}={_prop_escape(v)}" for k, v in props.items()]
         return "\n".join(lines) + "\n"
@@ -480,6 +484,7 @@ def _cli_start(args: argparse.Namespace) -> int:
         data_dir,
         port=args.port or state.get("port", 0),
         controller_port=state.get("controller_port", 0),
+        overrides=dict(args.override),
     )
     try:
         kafka.start(timeout=args.timeout, detach=True)
@@ -534,6 +539,13 @@ def _cli_fetch_jars(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _property(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return name.strip(), value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m streamlab.realkafka",
@@ -544,6 +556,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--port", type=int, default=0, help="PLAINTEXT port (default: free port)")
     p.add_argument("--timeout", type=float, default=90)
+    p.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        type=_property,
+        metavar="KEY=VALUE",
+        help="a server.properties setting on top of ours (repeatable)",
+    )
     p.set_defaults(func=_cli_start)
     p = sub.add_parser("stop", help="stop the broker started with `start`")
     p.add_argument("--data-dir", required=True)

@@ -113,6 +113,37 @@ class Component:
 # --- component definitions ----------------------------------------------------------------------
 
 
+# The broker properties ([broker] in config.toml) the emulated cluster has, as its flags.
+EMULATED_BROKER_PROPERTIES = {
+    "num.partitions": "--num-partitions",
+    "group.initial.rebalance.delay.ms": "--group-initial-rebalance-delay-ms",
+    "offsets.topic.num.partitions": "--offsets-topic-partitions",
+    "transaction.state.log.num.partitions": "--transaction-topic-partitions",
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms": (
+        "--transaction-abort-interval-ms"
+    ),
+    "log.cleaner.backoff.ms": "--log-cleaner-backoff-ms",
+    "log.retention.check.interval.ms": "--log-retention-check-interval-ms",
+    "log.initial.task.delay.ms": "--log-initial-task-delay-ms",
+}
+
+
+def _emulated_broker_flags(settings) -> list[str]:
+    from streamlab.config import ConfigError, broker_properties
+
+    flags = []
+    for name, value in broker_properties(settings).items():
+        flag = EMULATED_BROKER_PROPERTIES.get(name)
+        if flag is None:
+            known = ", ".join(EMULATED_BROKER_PROPERTIES)
+            raise ConfigError(
+                f"[broker] {name}: the emulated cluster has no such setting (it has: {known}); "
+                "the jvm profile's Kafka takes any server.properties key"
+            )
+        flags += [flag, value]
+    return flags
+
+
 def _emulated_kafka_argv(ctx: LaunchContext) -> list[str]:
     ports = ctx.settings.ports
     return [
@@ -123,13 +154,21 @@ def _emulated_kafka_argv(ctx: LaunchContext) -> list[str]:
         "--brokers", str(ctx.brokers),
         "--http-port", str(ports["console"]),
         "--ready-file", str(ctx.ready_file),
+        *_emulated_broker_flags(ctx.settings),
     ]  # fmt: skip
 
 
 def _realkafka_argv(ctx: LaunchContext) -> list[str]:
+    from streamlab.config import broker_properties
+
     port = str(ctx.settings.ports["kafka"])
+    overrides = [
+        arg
+        for name, value in broker_properties(ctx.settings).items()
+        for arg in ("--override", f"{name}={value}")
+    ]
     return [sys.executable, "-m", REALKAFKA_MODULE, "start", "--data-dir", str(ctx.data_dir),
-            "--port", port]  # fmt: skip
+            "--port", port, *overrides]  # fmt: skip
 
 
 def _kafka_ports(ctx: LaunchContext) -> list[tuple[str, int]]:

@@ -74,11 +74,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--log-retention-check-interval-ms",
         type=int,
-        default=0,
+        default=300_000,
         help="how often topics with cleanup.policy=delete lose segments past retention.ms or "
-        "retention.bytes (Kafka's log.retention.check.interval.ms, 300000 there); 0, the "
-        "default here, turns retention off: the labs replay events dated months back, which "
-        "Kafka's 7-day default retention would delete in the middle of a lab",
+        "retention.bytes (Kafka's log.retention.check.interval.ms); 0 turns retention off",
+    )
+    p.add_argument(
+        "--log-initial-task-delay-ms",
+        type=int,
+        default=30_000,
+        help="when the first retention pass comes after start (Kafka's "
+        "log.initial.task.delay.ms; at most the check interval)",
     )
     p.add_argument("--log-level", default="info")
     args = p.parse_args(argv)
@@ -94,6 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--log-cleaner-backoff-ms must be at least 1")
     if args.log_retention_check_interval_ms < 0:
         p.error("--log-retention-check-interval-ms must be at least 0 (0: off)")
+    if args.log_initial_task_delay_ms < 0:
+        p.error("--log-initial-task-delay-ms must be at least 0")
     return args
 
 
@@ -118,6 +125,7 @@ async def run(args: argparse.Namespace) -> None:
         transaction_abort_interval_ms=args.transaction_abort_interval_ms,
         log_cleaner_backoff_ms=args.log_cleaner_backoff_ms,
         log_retention_check_interval_ms=args.log_retention_check_interval_ms,
+        log_initial_task_delay_ms=args.log_initial_task_delay_ms,
     )
     await emulator.start()
     runner, http_port = await webapi.start(emulator, args.host, args.http_port)

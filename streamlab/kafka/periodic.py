@@ -1,9 +1,11 @@
-"""A broker's periodic background work (Kafka's ``KafkaScheduler.schedule(name, fun, period)``):
-the log cleaner's passes, the transaction coordinator's abort of timed-out transactions.
+"""A broker's periodic background work (Kafka's ``KafkaScheduler.schedule(name, fun, delay,
+period)``): the log cleaner's and retention's passes, the transaction coordinator's abort of
+timed-out transactions.
 
-One asyncio task per job, on the broker's event loop: it sleeps ``interval_ms``, runs the job,
-and again. A failing run is logged and the next one still comes, as a scheduled task in Kafka
-keeps running after an exception.
+One asyncio task per job, on the broker's event loop: it sleeps ``initial_delay_ms`` (default:
+the interval), runs the job, then sleeps ``interval_ms`` and runs it again. A failing run is
+logged and the next one still comes, as a scheduled task in Kafka keeps running after an
+exception.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ class Periodic:
         interval_ms: int,
         job: Callable[[], Awaitable[None] | None],
         log: logging.Logger,
+        initial_delay_ms: int | None = None,
     ) -> None:
         self.name = name
         self.interval_ms = interval_ms
+        # Kafka's scheduler: first run after this delay, then every interval_ms
+        self.initial_delay_ms = interval_ms if initial_delay_ms is None else initial_delay_ms
         self.job = job
         self.log = log
         self._task: asyncio.Task | None = None
@@ -44,8 +49,10 @@ class Periodic:
             self._task = None
 
     async def _loop(self) -> None:
+        delay_ms = self.initial_delay_ms
         while True:
-            await asyncio.sleep(self.interval_ms / 1000)
+            await asyncio.sleep(delay_ms / 1000)
+            delay_ms = self.interval_ms
             try:
                 done = self.job()
                 if inspect.isawaitable(done):

@@ -20,9 +20,10 @@ contains ``delete`` (``delete`` itself, the default, or ``compact,delete``) lose
 
 Offsets never go back: a partition emptied by retention continues at its old end.
 
-Off by default in the emulator (``--log-retention-check-interval-ms 0``; Kafka checks every
-300,000 ms): the labs replay events dated months back, which the default 7-day
-``retention.ms`` would delete in the middle of a lab. Pass an interval to turn it on.
+As in Kafka the first pass comes 30 s after the broker starts (``log.initial.task.delay.ms``),
+then one every ``log.retention.check.interval.ms`` (300,000 ms; ``0`` turns retention off,
+which the test clusters do: tests replay records dated 1970). A lab that produces historical
+events must date them within ``retention.ms`` of now (Lab 07: this morning), as on real Kafka.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from streamlab.kafka.periodic import Periodic
 log = logging.getLogger("streamlab.kafka.retention")
 
 CHECK_INTERVAL_MS = 300_000  # log.retention.check.interval.ms
+INITIAL_DELAY_MS = 30_000  # log.initial.task.delay.ms: the first pass, after the broker starts
 
 
 @dataclass
@@ -134,10 +136,21 @@ def apply_retention(
 class LogRetention:
     """Applies retention to every ``delete`` partition of ``cluster`` every ``interval_ms``."""
 
-    def __init__(self, cluster, interval_ms: int = CHECK_INTERVAL_MS) -> None:
+    def __init__(
+        self,
+        cluster,
+        interval_ms: int = CHECK_INTERVAL_MS,
+        initial_delay_ms: int = INITIAL_DELAY_MS,
+    ) -> None:
         self.cluster = cluster
         self.interval_ms = interval_ms
-        self._passes = Periodic("log retention pass", interval_ms, self.cleanup_logs, log)
+        self._passes = Periodic(
+            "log retention pass",
+            interval_ms,
+            self.cleanup_logs,
+            log,
+            initial_delay_ms=min(initial_delay_ms, interval_ms),
+        )
 
     async def start(self) -> None:
         await self._passes.start()

@@ -207,7 +207,8 @@ class Emulator:
         transaction_topic_partitions: int = 50,
         transaction_abort_interval_ms: int = 10_000,
         log_cleaner_backoff_ms: int = 15_000,
-        log_retention_check_interval_ms: int = 0,
+        log_retention_check_interval_ms: int = 300_000,
+        log_initial_task_delay_ms: int = 30_000,
     ) -> None:
         ports = ports or [9092]
         # Kafka's default is 3000 ms; 0 keeps a lesson's first consumer snappy.
@@ -250,9 +251,9 @@ class Emulator:
         from streamlab.kafka.retention import LogRetention
 
         self.cleaner = LogCleaner(self.cluster, log_cleaner_backoff_ms)  # cleanup.policy=compact
-        # cleanup.policy=delete; off (None) unless an interval is given (see __main__)
+        # cleanup.policy=delete; an interval of 0 turns it off (None)
         self.retention = (
-            LogRetention(self.cluster, log_retention_check_interval_ms)
+            LogRetention(self.cluster, log_retention_check_interval_ms, log_initial_task_delay_ms)
             if log_retention_check_interval_ms > 0
             else None
         )

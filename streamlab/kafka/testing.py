@@ -44,8 +44,11 @@ class ClusterProcess(ServiceProcess):
 
     def args(self) -> list[str]:
         port, http_port = self._ports or (0, 0)
+        # No retention passes unless extra_args ask (a later flag wins): tests replay records
+        # dated 1970 (QTT timestamps), which a pass would delete in the middle of a test.
         args = ["--data-dir", self.data_dir, "--port", str(port), "--http-port", str(http_port),
                 "--brokers", str(self.brokers), "--num-partitions", str(self.num_partitions),
+                "--log-retention-check-interval-ms", "0",
                 *self.extra_args]  # fmt: skip
         if self.sasl_users is not None:
             os.makedirs(self.data_dir, exist_ok=True)
@@ -82,10 +85,16 @@ class ClusterProcess(ServiceProcess):
             return json.load(resp)
 
 
-def raw_batch(values: list[bytes], corrupt_crc: bool = False, magic: int = 2) -> bytes:
+def raw_batch(
+    values: list[bytes],
+    corrupt_crc: bool = False,
+    magic: int = 2,
+    record_count: int | None = None,
+) -> bytes:
     """An uncompressed record batch in Kafka's DefaultRecordBatch layout (base offset 0, no keys),
     built by hand so tests can break it: a wrong CRC (which does not cover the magic byte), a
-    magic byte Kafka refuses, or bytes cut off the end."""
+    magic byte Kafka refuses, a record count that is not the records', or bytes cut off the
+    end."""
     now = int(time.time() * 1000)
     records = b""
     for i, value in enumerate(values):
@@ -93,7 +102,8 @@ def raw_batch(values: list[bytes], corrupt_crc: bool = False, magic: int = 2) ->
         body += _varint(0)  # no headers
         records += _varint(len(body)) + body
     n = len(values)
-    after_crc = struct.pack(">hiqqqhii", 0, n - 1, now, now, -1, -1, -1, n) + records
+    count = n if record_count is None else record_count
+    after_crc = struct.pack(">hiqqqhii", 0, n - 1, now, now, -1, -1, -1, count) + records
     crc = crc32c.crc32c(after_crc) ^ (1 if corrupt_crc else 0)
     return struct.pack(">qiibI", 0, 9 + len(after_crc), -1, magic, crc) + after_crc
 

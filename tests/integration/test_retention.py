@@ -306,14 +306,23 @@ def test_broker_keeps_everything_at_minus_one_until_altered(cluster):
     assert read_all(cluster, "forever") == []
 
 
-def test_retention_is_off_unless_an_interval_is_given(tmp_path):
-    # the labs replay events dated months back: Kafka's default (7 days, checked every 5
-    # minutes) would delete them mid-lab, so the emulator checks only when asked to
+def test_retention_is_on_as_in_kafka_and_zero_turns_it_off(tmp_path):
+    # Kafka's defaults: a pass every 300,000 ms, the first 30 s after start; the test clusters
+    # (ClusterProcess) turn it off, since tests replay records dated 1970
     from streamlab.kafka.__main__ import parse_args
     from streamlab.kafka.server import Emulator
 
-    assert parse_args(["--data-dir", "x"]).log_retention_check_interval_ms == 0
+    assert parse_args(["--data-dir", "x"]).log_retention_check_interval_ms == 300_000
     with pytest.raises(SystemExit):
         parse_args(["--data-dir", "x", "--log-retention-check-interval-ms", "-1"])
-    assert Emulator(str(tmp_path / "off")).retention is None
-    assert Emulator(str(tmp_path / "on"), log_retention_check_interval_ms=500).retention is not None
+    on = Emulator(str(tmp_path / "on")).retention
+    assert on is not None
+    assert (on.interval_ms, on._passes.initial_delay_ms) == (300_000, 30_000)
+    fast = Emulator(str(tmp_path / "fast"), log_retention_check_interval_ms=500).retention
+    assert fast is not None and fast._passes.initial_delay_ms == 500  # at most the interval
+    eager = Emulator(str(tmp_path / "eager"), log_initial_task_delay_ms=0).retention
+    assert eager is not None and eager._passes.initial_delay_ms == 0
+    assert parse_args(["--data-dir", "x"]).log_initial_task_delay_ms == 30_000
+    assert Emulator(str(tmp_path / "off"), log_retention_check_interval_ms=0).retention is None
+    args = ClusterProcess(str(tmp_path / "c")).args()
+    assert args[args.index("--log-retention-check-interval-ms") + 1] == "0"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from streamlab.testing import cli
+from tests.notebooks._config import RETENTION_EVERY_SECOND
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,6 +21,7 @@ def lab_home(tmp_path_factory: pytest.TempPathFactory):
     home.mkdir()
     (home / "config.toml").write_text(
         "[ports]\nkafka = 0\nconsole = 0\nregistry = 0\naws = 0\nksql = 0\n"
+        + RETENTION_EVERY_SECOND
     )
     saved = {k: v for k, v in os.environ.items() if k.startswith("STREAMLAB_")}
     saved_xdg = os.environ.get("XDG_CONFIG_HOME")

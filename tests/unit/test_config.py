@@ -295,3 +295,54 @@ def test_cloud_bootstrap_and_urls_from_the_config_file(
     assert config.registry_url() == "https://psrc-1"
     with pytest.raises(ConfigError, match=r"has no ksql_url: set \[profiles.cloud\] ksql_url"):
         config.ksql_url()
+
+
+def _settings_with(tmp_path, monkeypatch, text: str):
+    for name in list(os.environ):
+        if name.startswith("STREAMLAB_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
+    home = tmp_path / "lab"
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text(text)
+    monkeypatch.setenv(config.ENV_HOME, str(home))
+    return config.load()
+
+
+def test_broker_properties_reach_either_broker(tmp_path, monkeypatch):
+    from streamlab import stack
+
+    settings = _settings_with(
+        tmp_path,
+        monkeypatch,
+        '[broker]\n"log.retention.check.interval.ms" = 1000\n"num.partitions" = 3\n',
+    )
+    assert config.broker_properties(settings) == {
+        "log.retention.check.interval.ms": "1000",
+        "num.partitions": "3",
+    }
+    ctx = stack.LaunchContext(settings, tmp_path / "d", tmp_path / "r.json", 1)
+    emulated = stack.components_for("emulated")[0].command(ctx)
+    at = emulated.index("--log-retention-check-interval-ms")
+    assert emulated[at + 1] == "1000"
+    assert emulated[emulated.index("--num-partitions") + 1] == "3"
+    jvm = stack.components_for("jvm")[0].command(ctx)
+    assert jvm[jvm.index("--override") :] == [
+        "--override",
+        "log.retention.check.interval.ms=1000",
+        "--override",
+        "num.partitions=3",
+    ]
+
+
+def test_a_broker_property_the_emulator_lacks_is_refused_by_name(tmp_path, monkeypatch):
+    from streamlab import stack
+
+    settings = _settings_with(tmp_path, monkeypatch, '[broker]\n"log.segment.bytes" = 1024\n')
+    ctx = stack.LaunchContext(settings, tmp_path / "d", tmp_path / "r.json", 1)
+    with pytest.raises(config.ConfigError, match=r"\[broker\] log.segment.bytes: the emulated"):
+        stack.components_for("emulated")[0].command(ctx)
+    # a nested table (an unquoted dotted name) is refused with how to write it
+    settings = _settings_with(tmp_path / "b", monkeypatch, "[broker]\nlog.retention.ms = 1\n")
+    with pytest.raises(config.ConfigError, match="quote dotted names"):
+        config.broker_properties(settings)

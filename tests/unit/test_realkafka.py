@@ -381,3 +381,24 @@ def test_real_broker_produce_consume_restart(tmp_path):
         assert _committed(kafka.bootstrap, "g1", topic) == 100
     finally:
         assert kafka.stop() in (0, 143)  # 143: JVM ended by SIGTERM after Kafka's shutdown hook
+
+
+def test_overrides_go_on_top_of_our_properties(tmp_path):
+    kafka = RealKafka(
+        tmp_path,
+        port=19092,
+        controller_port=19093,
+        overrides={"log.retention.check.interval.ms": "1000", "num.partitions": "3"},
+    )
+    props = _props(kafka.server_properties())
+    assert props["log.retention.check.interval.ms"] == "1000"
+    assert props["num.partitions"] == "3"  # ours was 1
+    assert props["listeners"].startswith("PLAINTEXT://127.0.0.1:19092")
+
+
+def test_cli_override_must_be_key_value(capsys):
+    from streamlab.realkafka import main
+
+    with pytest.raises(SystemExit):
+        main(["start", "--data-dir", "x", "--override", "no-equals-sign"])
+    assert "is not KEY=VALUE" in capsys.readouterr().err
