@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from streamlab.ksql.runtime.windows import (
@@ -96,3 +98,42 @@ CASES = [
 @pytest.mark.parametrize(("name", "query", "inputs", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_windowed_aggregation(name: str, query: str, inputs: list, expected: list) -> None:
     assert run(STREAM + f"CREATE TABLE o AS {query};", inputs, "O") == expected
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        # no GRACE PERIOD: Kafka Streams' default grace makes size + grace a whole day
+        (
+            "TUMBLING (SIZE 1 MINUTE, RETENTION 1 HOUR)",
+            "window store Aggregate-Aggregate-Materialize must be no smaller than its window "
+            "size plus the grace period. Got size=[60000], grace=[86340000], retention=[3600000]",
+        ),
+        (
+            "HOPPING (SIZE 10 MINUTES, ADVANCE BY 1 MINUTE, RETENTION 10 MINUTES, "
+            "GRACE PERIOD 1 SECOND)",
+            "Got size=[600000], grace=[1000], retention=[600000]",
+        ),
+        (
+            "SESSION (5 MINUTES, RETENTION 1 MINUTE, GRACE PERIOD 0 SECONDS)",
+            "session store Aggregate-Aggregate-Materialize must be no smaller than the session "
+            "inactivity gap plus the grace period. Got gap=[300000], grace=[0], retention=[60000]",
+        ),
+    ],
+)
+def test_retention_below_size_plus_grace_is_refused(window: str, message: str) -> None:
+    from streamlab.ksql.engine import KsqlEngine
+    from streamlab.ksql.errors import KsqlError
+
+    engine = KsqlEngine()
+    engine.execute(
+        "CREATE STREAM S (K STRING KEY, V INT) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', "
+        "PARTITIONS=1);"
+    )
+    with pytest.raises(KsqlError, match=re.escape(message)):
+        engine.execute(f"CREATE TABLE T AS SELECT K, COUNT(*) FROM S WINDOW {window} GROUP BY K;")
+    assert engine.metastore.get_source("T") is None  # nothing half-made
+    engine.execute(
+        "CREATE TABLE T AS SELECT K, COUNT(*) FROM S "
+        "WINDOW TUMBLING (SIZE 1 MINUTE, RETENTION 1 HOUR, GRACE PERIOD 59 MINUTES) GROUP BY K;"
+    )

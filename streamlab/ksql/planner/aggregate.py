@@ -68,6 +68,20 @@ class WindowSpec:
         else:
             grace = max(DEFAULT_RETENTION_MS - size, 0)
         retention = window.retention_ms if window.retention_ms is not None else size + grace
+        if size + grace > retention:
+            # Kafka Streams refuses such a store when ksqlDB builds the query's topology
+            store = "Aggregate-Aggregate-Materialize"
+            if wtype is WindowType.SESSION:
+                raise KsqlException(
+                    f"The retention period of the session store {store} must be no smaller "
+                    "than the session inactivity gap plus the grace period. "
+                    f"Got gap=[{size}], grace=[{grace}], retention=[{retention}]"
+                )
+            raise KsqlException(
+                f"The retention period of the window store {store} must be no smaller than its "
+                f"window size plus the grace period. Got size=[{size}], grace=[{grace}], "
+                f"retention=[{retention}]"
+            )
         return cls(wtype, size, advance, grace, retention, emit_final)
 
 
