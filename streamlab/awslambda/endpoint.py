@@ -15,7 +15,9 @@ Paths under ``/_streamlab/`` are the lab's own observability API (JSON):
 * ``GET  /_streamlab/lambda/mappings``       event source mappings and their pollers
 * ``POST /_streamlab/lambda/mappings/<uuid>/time-scale?scale=60``  run its scaler faster
 * ``GET  /_streamlab/lambda/code/<region>/<function>.zip``  (GetFunction's Code.Location)
-* ``POST /_streamlab/reset``                 delete every function, mapping and moto resource
+* ``GET  /_streamlab/lambda/layers/<region>/<layer>/<version>.zip``  (a layer's Content.Location)
+* ``POST /_streamlab/reset``                 delete every function, mapping, layer and moto
+  resource
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
+from streamlab.awslambda import exceptions as exc
 from streamlab.awslambda import urls
 from streamlab.awslambda.environments import (
     INIT_TIMEOUT,
@@ -253,6 +256,15 @@ class Endpoint:
             if fn is None or not os.path.exists(fn.code.zip_path):
                 raise web.HTTPNotFound()
             return web.FileResponse(fn.code.zip_path)
+        m = re.fullmatch(r"/_streamlab/lambda/layers/([^/]+)/([^/]+)/(\d+)\.zip", path)
+        if m:
+            try:
+                lv = self.backend(m.group(1)).layers.get(m.group(2), m.group(3))
+            except exc.LambdaError:
+                raise web.HTTPNotFound() from None
+            if not os.path.exists(lv.zip_path):
+                raise web.HTTPNotFound()
+            return web.FileResponse(lv.zip_path)
         if path == "/_streamlab/reset" and request.method == "POST":
             await self.reset()
             return web.json_response({"status": "reset"})
@@ -287,5 +299,6 @@ class Endpoint:
                 await b.delete_event_source_mapping(m)
             for name in list(b.functions):
                 await b.delete_function(name)
+            b.layers.clear()
             b.metrics.clear()
         await self.moto.reset()

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamlab.awslambda import logs as lg
+from streamlab.awslambda.layers import mount, python_paths
 from streamlab.awslambda.metrics import FunctionMetrics
 from streamlab.awslambda.runtime_api import (
     MAX_RESPONSE,
@@ -107,6 +108,8 @@ class FunctionSpec:
     log_group: str = ""
     log_format: str = "Text"
     application_log_level: str | None = None
+    layer_zips: tuple[str, ...] = ()  # the function's layers, in its Layers order
+    opt_dir: str = ""  # where they are merged (AWS's /opt)
 
 
 @dataclass
@@ -331,12 +334,14 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_RUNTIME_API": f"{self.host.runtime_api.host}:{self.port}",
             "LAMBDA_TASK_ROOT": s.code_dir,
             "LAMBDA_RUNTIME_DIR": runtime_dir(),
-            # the function's own PYTHONPATH (unreserved on AWS), the lab's hooks, the runtime
+            # the function's own PYTHONPATH (unreserved on AWS), the lab's hooks, the layers
+            # (after the task root, before the runtime, as AWS orders them), the runtime
             "PYTHONPATH": os.pathsep.join(
                 p
                 for p in (
                     s.variables.get("PYTHONPATH"),
                     self.host.extra_env.get("PYTHONPATH"),
+                    *(python_paths(s.opt_dir) if s.opt_dir else ()),
                     runtime_dir(),
                 )
                 if p
@@ -357,6 +362,8 @@ class ExecutionEnvironment:
     async def _spawn(self) -> None:
         if self.port is None:
             self.port = await self.host.runtime_api.listen(self)
+        if self.spec.opt_dir:  # the layers are extracted when the first environment needs them
+            await asyncio.to_thread(mount, self.spec.layer_zips, self.spec.opt_dir)
         rfd, wfd = os.pipe()
         try:
             self.proc = await asyncio.create_subprocess_exec(

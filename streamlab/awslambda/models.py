@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from streamlab.awslambda import exceptions as exc
+from streamlab.awslambda import layers as ly
 from streamlab.awslambda import logs as lg
 from streamlab.awslambda.environments import (
     ConcurrencyLimiter,
@@ -299,7 +300,7 @@ class LambdaFunction:
     logging_config: dict[str, str] = field(default_factory=dict)
     dead_letter_config: dict[str, Any] | None = None
     vpc_config: dict[str, Any] | None = None
-    layers: list[str] = field(default_factory=list)
+    layers: list[ly.LayerRef] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None
     last_modified: str = field(default_factory=last_modified)
@@ -330,7 +331,17 @@ class LambdaFunction:
             log_group=self.log_group,
             log_format=self.logging_config.get("LogFormat", "Text"),
             application_log_level=self.logging_config.get("ApplicationLogLevel"),
+            layer_zips=self.layer_zips(),
+            opt_dir=self.opt_dir() if self.layer_zips() else "",
         )
+
+    def layer_zips(self) -> tuple[str, ...]:
+        # a reference loaded from state written before layers were mounted has no zip
+        return tuple(r.zip_path for r in self.layers if r.zip_path)
+
+    def opt_dir(self) -> str:
+        """The merged layers' directory, next to the function's code revisions."""
+        return ly.opt_dir(os.path.dirname(os.path.dirname(self.code.code_dir)), self.layers)
 
     def touch(self) -> None:
         self.last_modified = last_modified()
@@ -392,7 +403,7 @@ class LambdaFunction:
                 "VpcId": "",
             }
         if self.layers:
-            cfg["Layers"] = [{"Arn": a, "CodeSize": 0} for a in self.layers]
+            cfg["Layers"] = [{"Arn": r.arn, "CodeSize": r.code_size} for r in self.layers]
         return cfg
 
     def to_state(self) -> dict[str, Any]:
@@ -413,7 +424,7 @@ class LambdaFunction:
             "logging_config": self.logging_config,
             "dead_letter_config": self.dead_letter_config,
             "vpc_config": self.vpc_config,
-            "layers": self.layers,
+            "layers": [vars(r) for r in self.layers],
             "tags": self.tags,
             "reserved_concurrency": self.reserved_concurrency,
             "last_modified": self.last_modified,
@@ -424,6 +435,7 @@ class LambdaFunction:
     def from_state(cls, d: dict[str, Any]) -> LambdaFunction:
         d = dict(d)
         d["code"] = Code(**d["code"])
+        d["layers"] = [ly.LayerRef.from_state(r) for r in d.get("layers") or []]
         fn = cls(**d)
         fn.state = FunctionState("Active")
         return fn
@@ -564,6 +576,7 @@ class LambdaBackend:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.code_root = os.path.join(settings.data_dir, "functions", region)
         self.state_file = os.path.join(settings.data_dir, f"lambda-{region}.json")
+        self.layers = ly.LayerStore(region, settings.data_dir)
 
     # --- persistence ------------------------------------------------------------------------
 
@@ -579,6 +592,7 @@ class LambdaBackend:
         os.replace(tmp, self.state_file)
 
     async def load(self) -> None:
+        self.layers.load()
         if not os.path.exists(self.state_file):
             return
         with open(self.state_file) as f:
@@ -631,7 +645,8 @@ class LambdaBackend:
     def function_metrics(self, name: str) -> FunctionMetrics:
         return self.metrics.setdefault(name, FunctionMetrics())
 
-    async def _store_code(self, name: str, zip_file: Any, s3: dict[str, Any]) -> Code:
+    async def _package(self, zip_file: Any, s3: dict[str, Any], operation: str) -> bytes:
+        """A .zip from the request (ZipFile) or from S3 (S3Bucket, S3Key, S3ObjectVersion)."""
         if zip_file is not None:
             data = _zip_bytes(zip_file)
         elif s3.get("S3Bucket") and s3.get("S3Key"):
@@ -644,9 +659,13 @@ class LambdaBackend:
             )
         if len(data) > MAX_ZIP_REQUEST:
             raise exc.RequestEntityTooLargeException(
-                f"Request must be smaller than {MAX_ZIP_REQUEST} bytes for the CreateFunction "
+                f"Request must be smaller than {MAX_ZIP_REQUEST} bytes for the {operation} "
                 "operation"
             )
+        return data
+
+    async def _store_code(self, name: str, zip_file: Any, s3: dict[str, Any]) -> Code:
+        data = await self._package(zip_file, s3, "CreateFunction")
         sha = code_sha256(data)
         key = base64.urlsafe_b64encode(base64.b64decode(sha)).decode().rstrip("=")[:22]
         folder = os.path.join(self.code_root, name, f"{int(time.time() * 1000)}-{key}")
@@ -753,6 +772,7 @@ class LambdaBackend:
             raise exc.runtime_and_handler_required()
         if name in self.functions:
             raise exc.function_already_exists(name)
+        layer_refs = self.layers.resolve(p["Layers"]) if p.get("Layers") is not None else []
         stored = await self._store_code(name, code.get("ZipFile"), code)
         if name in self.functions:  # created while the code was being stored
             raise exc.function_already_exists(name)
@@ -773,7 +793,7 @@ class LambdaBackend:
             logging_config=dict(p.get("LoggingConfig") or {}),
             dead_letter_config=p.get("DeadLetterConfig"),
             vpc_config=p.get("VpcConfig"),
-            layers=list(p.get("Layers") or []),
+            layers=layer_refs,
             tags=dict(p.get("Tags") or {}),
         )
         self.functions[name] = fn
@@ -836,6 +856,7 @@ class LambdaBackend:
         self._check_revision(fn, p.get("RevisionId"))
         self._check_updatable(fn)
         self._validate_config(p, creating=False)
+        layer_refs = self.layers.resolve(p["Layers"]) if p.get("Layers") is not None else None
         simple = {
             "Runtime": "runtime",
             "Handler": "handler",
@@ -857,8 +878,9 @@ class LambdaBackend:
             fn.tracing_mode = p["TracingConfig"].get("Mode", fn.tracing_mode)
         if p.get("LoggingConfig"):
             fn.logging_config.update(p["LoggingConfig"])
-        if p.get("Layers") is not None:
-            fn.layers = list(p["Layers"])
+        if layer_refs is not None:
+            old_layers, fn.layers = fn.layers, layer_refs
+            self._release_layers(old_layers)
         self._updated(fn, None)
         return fn
 
@@ -890,6 +912,78 @@ class LambdaBackend:
         if pool is not None:
             await pool.close()
         shutil.rmtree(os.path.join(self.code_root, fn.name), ignore_errors=True)
+        self._release_layers(fn.layers)
+
+    # --- layers -------------------------------------------------------------------------------
+
+    async def publish_layer_version(self, name: str, p: dict[str, Any]) -> ly.LayerVersion:
+        self.layers.name_of(name)
+        content = p.get("Content")
+        if not isinstance(content, dict):
+            raise exc.ValidationException(None, "content", "Member must not be null")
+        if p.get("Description") is not None and len(p["Description"]) > 256:
+            raise exc.ValidationException(
+                p["Description"], "description", "Member must have length less than or equal to 256"
+            )
+        for runtime in p.get("CompatibleRuntimes") or []:
+            _check_enum(runtime, "compatibleRuntimes.member", runtimes())
+        for arch in p.get("CompatibleArchitectures") or []:
+            _check_enum(arch, "compatibleArchitectures.member", ["x86_64", "arm64"])
+        data = await self._package(content.get("ZipFile"), content, "PublishLayerVersion")
+        return await asyncio.to_thread(self.layers.publish, name, data, p)
+
+    def layer_location(self, lv: ly.LayerVersion) -> str:
+        return (
+            f"{self.settings.code_url}/_streamlab/lambda/layers/{self.region}/{lv.name}/"
+            f"{lv.version}.zip"
+        )
+
+    def _layer_filters(self, runtime: str | None, architecture: str | None) -> None:
+        if runtime is not None:
+            _check_enum(runtime, "compatibleRuntime", runtimes())
+        if architecture is not None:
+            _check_enum(architecture, "compatibleArchitecture", ["x86_64", "arm64"])
+
+    def list_layers(
+        self,
+        runtime: str | None,
+        architecture: str | None,
+        marker: str | None,
+        max_items: int | None,
+    ) -> tuple[list[ly.LayerVersion], str | None]:
+        self._layer_filters(runtime, architecture)
+        return ly.page(self.layers.list_layers(runtime, architecture), marker, max_items)
+
+    def list_layer_versions(
+        self,
+        name: str,
+        runtime: str | None,
+        architecture: str | None,
+        marker: str | None,
+        max_items: int | None,
+    ) -> tuple[list[ly.LayerVersion], str | None]:
+        self._layer_filters(runtime, architecture)
+        found = self.layers.list_versions(name, runtime, architecture)
+        return ly.page(found, marker, max_items)
+
+    def delete_layer_version(self, name: str, version: Any) -> None:
+        try:
+            arn = self.layers.get(name, version).arn
+        except exc.ResourceNotFoundException:
+            arn = None
+        in_use = arn is not None and any(
+            r.arn == arn for fn in self.functions.values() for r in fn.layers
+        )
+        self.layers.delete(name, version, in_use=in_use)
+
+    def _release_layers(self, refs: list[ly.LayerRef]) -> None:
+        """Remove the kept copies of deleted layer versions no function refers to any more."""
+        live = {v.zip_path for vs in self.layers.versions.values() for v in vs.values()}
+        used = {r.zip_path for fn in self.functions.values() for r in fn.layers}
+        for r in refs:
+            if r.zip_path and r.zip_path not in live and r.zip_path not in used:
+                with contextlib.suppress(OSError):
+                    os.remove(r.zip_path)
 
     # --- concurrency, tags, account ----------------------------------------------------------
 

@@ -137,6 +137,57 @@ class LambdaResponses:
         fn = await b.update_function_configuration(c.params["name"], c.json())
         return json_reply(fn.configuration())
 
+    # --- layers -------------------------------------------------------------------------------
+
+    async def publish_layer_version(self, b: LambdaBackend, c: Call) -> web.Response:
+        lv = await b.publish_layer_version(c.params["name"], c.json())
+        return json_reply(lv.describe(b.layer_location(lv)), 201)
+
+    async def get_layer_version(self, b: LambdaBackend, c: Call) -> web.Response:
+        lv = b.layers.get(c.params["name"], c.params["version"])
+        return json_reply(lv.describe(b.layer_location(lv)))
+
+    async def delete_layer_version(self, b: LambdaBackend, c: Call) -> web.Response:
+        b.delete_layer_version(c.params["name"], c.params["version"])
+        return empty_reply(204)
+
+    async def list_layer_versions(self, b: LambdaBackend, c: Call) -> web.Response:
+        items, marker = b.list_layer_versions(
+            c.params["name"],
+            c.query.get("CompatibleRuntime"),
+            c.query.get("CompatibleArchitecture"),
+            c.query.get("Marker"),
+            c.int_query("MaxItems"),
+        )
+        out: dict[str, Any] = {"LayerVersions": [v.list_item() for v in items]}
+        if marker:
+            out["NextMarker"] = marker
+        return json_reply(out)
+
+    async def list_layers(self, b: LambdaBackend, c: Call) -> web.Response:
+        if c.query.get("find") == "LayerVersion":  # GetLayerVersionByArn shares the path
+            lv = b.layers.get_by_arn(c.query.get("Arn"))
+            return json_reply(lv.describe(b.layer_location(lv)))
+        items, marker = b.list_layers(
+            c.query.get("CompatibleRuntime"),
+            c.query.get("CompatibleArchitecture"),
+            c.query.get("Marker"),
+            c.int_query("MaxItems"),
+        )
+        out: dict[str, Any] = {
+            "Layers": [
+                {
+                    "LayerName": v.name,
+                    "LayerArn": v.layer_arn,
+                    "LatestMatchingVersion": v.list_item(),
+                }
+                for v in items
+            ]
+        }
+        if marker:
+            out["NextMarker"] = marker
+        return json_reply(out)
+
     # --- invoke -------------------------------------------------------------------------------
 
     async def invoke(self, b: LambdaBackend, c: Call) -> web.Response:

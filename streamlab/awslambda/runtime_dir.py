@@ -11,8 +11,8 @@ virtualenv either.
 This module builds, once per interpreter and set of versions, a directory of symlinks to just
 those distributions' top-level modules and ``.dist-info`` (so ``importlib.metadata`` still
 answers for boto3), plus :mod:`streamlab.awslambda.bootstrap`. Environments start with
-``python -S`` and this directory on ``PYTHONPATH``. The emulator has no layers (``Layers`` is
-stored, not mounted), so there is nothing between the task root and the runtime.
+``python -S`` and this directory on ``PYTHONPATH``, after the function's layers (merged into one
+directory, this emulator's ``/opt``: see :mod:`streamlab.awslambda.layers`), as on AWS.
 """
 
 from __future__ import annotations

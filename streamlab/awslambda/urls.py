@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 _NAME = r"(?P<name>[^/]+)"
 _UUID = r"(?P<uuid>[^/]+)"
+_VERSION = r"(?P<version>[^/]+)"
 
 URLS: list[tuple[str, str, str]] = [
     ("POST", r"/2015-03-31/functions/?", "create_function"),
@@ -30,6 +31,12 @@ URLS: list[tuple[str, str, str]] = [
     ("POST", r"/2017-03-31/tags/(?P<arn>.+)", "tag_resource"),
     ("GET", r"/2017-03-31/tags/(?P<arn>.+)", "list_tags"),
     ("DELETE", r"/2017-03-31/tags/(?P<arn>.+)", "untag_resource"),
+    ("POST", rf"/2018-10-31/layers/{_NAME}/versions/?", "publish_layer_version"),
+    ("GET", rf"/2018-10-31/layers/{_NAME}/versions/?", "list_layer_versions"),
+    ("GET", rf"/2018-10-31/layers/{_NAME}/versions/{_VERSION}/?", "get_layer_version"),
+    ("DELETE", rf"/2018-10-31/layers/{_NAME}/versions/{_VERSION}/?", "delete_layer_version"),
+    # ListLayers, or GetLayerVersionByArn with ?find=LayerVersion&Arn=...
+    ("GET", r"/2018-10-31/layers/?", "list_layers"),
     ("POST", r"/2015-03-31/event-source-mappings/?", "create_event_source_mapping"),
     ("GET", r"/2015-03-31/event-source-mappings/?", "list_event_source_mappings"),
     ("GET", rf"/2015-03-31/event-source-mappings/{_UUID}/?", "get_event_source_mapping"),
@@ -45,6 +52,7 @@ PREFIXES = (
     "/2019-09-30/",
     "/2016-08-19/",
     "/2017-03-31/tags/",
+    "/2018-10-31/layers",
 )
 
 
