@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import urllib.parse
 
@@ -147,6 +148,7 @@ def test_pull_query_on_query_endpoint_closes_the_array(pages):
     assert status == 200
     body = json.loads(text)
     assert body[0]["header"]["schema"] == "`URL` STRING"
+    assert re.fullmatch(r"query_\d{13}", body[0]["header"]["queryId"])  # ksqlDB: query_<ms>
     assert body[1:] == [{"row": {"columns": ["/p3"]}}, {"row": {"columns": ["/p4"]}}]
 
 

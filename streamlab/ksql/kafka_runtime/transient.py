@@ -127,7 +127,12 @@ class TransientQuery:
         else:
             self.select = self._plan(analysis, planner)
             columns = list(self.select.schema.value)
-        self.query_id = f"transient_{self.source.name}_{random.getrandbits(63)}"
+        # ksqlDB's ids: a push query's names its source, a pull query's is its start time
+        self.query_id = (
+            f"transient_{self.source.name}_{random.getrandbits(63)}"
+            if self.push
+            else f"query_{int(time.time() * 1000)}"
+        )
         self.column_names = [c.name for c in columns]
         self.column_types = [str(c.type) for c in columns]
         self.key_count = len(columns) - len(self.select.schema.value)
