@@ -89,6 +89,8 @@ class JoinStep(steps.ExecutionStep):
     #: stream-stream: Kafka Streams' names of the window stores (this side, other side and,
     #: with a GRACE PERIOD, the outer join's shared store), as in :func:`internal_topics`
     window_stores: tuple[str, ...] = ()
+    #: the right table is re-keyed into the left side's key format (:func:`right_table_rekeyed`)
+    right_rekeyed: bool = False
 
     @property
     def is_table(self) -> bool:
@@ -392,6 +394,7 @@ def _join_step(info: JoinInfo, key_name: str, key_type, left_step, right_step) -
         window_stores=tuple(
             t.removesuffix("-changelog") for t in internal_topics(info) if t.startswith("KSTREAM-")
         ),
+        right_rekeyed=right_table_rekeyed(info),
     )
 
 
@@ -558,13 +561,26 @@ def _keyed_on(side: JoinSide, expression: ex.Expression) -> bool:
     )
 
 
+def _key_formats_differ(info: JoinInfo) -> bool:
+    lk, rk = info.left.source.topic.key_format, info.right.source.topic.key_format
+    return (lk.format, lk.features) != (rk.format, rk.features)
+
+
+def right_table_rekeyed(info: JoinInfo) -> bool:
+    """ksqlDB re-keys a right *table* (``TableSelectKey``: ``RightSourceKeyed-SelectKey-
+    repartition``, materialized as ``RightSourceKeyed-Materialize``) when its key format differs
+    from the left side's, unless the left side is a stream re-keyed itself (its repartition topic
+    is then written in the table's key format)."""
+    if info.kind == "stream-stream" or not _key_formats_differ(info):
+        return False
+    return info.kind == "table-table" or _keyed_on(info.left, info.left_expression)
+
+
 def internal_topics(info: JoinInfo) -> list[str]:
     """Suffixes of the internal topics ksqlDB creates for this join (after ``query_<id>-``)."""
     left, right = info.left, info.right
-    lk, rk = left.source.topic.key_format, right.source.topic.key_format
-    formats_differ = (lk.format, lk.features) != (rk.format, rk.features)
     left_rekey = not _keyed_on(left, info.left_expression)
-    right_rekey = not _keyed_on(right, info.right_expression) or formats_differ
+    right_rekey = not _keyed_on(right, info.right_expression) or _key_formats_differ(info)
     topics: list[str] = []
     if info.kind == "stream-stream":
         if left_rekey:
@@ -586,7 +602,7 @@ def internal_topics(info: JoinInfo) -> list[str]:
         topics.append("Join-repartition")
     if info.kind == "table-table":
         topics.append("KafkaTopic_Left-Reduce-changelog")
-    if formats_differ and not (info.kind == "stream-table" and left_rekey):
+    if right_table_rekeyed(info):
         topics += [
             "RightSourceKeyed-SelectKey-repartition",
             "RightSourceKeyed-Materialize-changelog",

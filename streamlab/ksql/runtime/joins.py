@@ -24,9 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamlab.ksql.expressions import ExpressionCompiler
-from streamlab.ksql.parser.ast.expressions import ColumnReference
 from streamlab.ksql.planner.join import DEFAULT_GRACE_TOTAL_MS, JoinStep
-from streamlab.ksql.planner.steps import StreamSource
 from streamlab.ksql.runtime.buffer import TimeOrderedBuffer
 from streamlab.ksql.runtime.operators import Processor, QueryContext, SourceProcessor
 from streamlab.ksql.runtime.records import Record, Row
@@ -303,30 +301,9 @@ class JoinProcessor(Processor):
 RIGHT_REKEYED_STORE = "RightSourceKeyed-Materialize"
 
 
-def _keyed_on(source: StreamSource, expression: Any) -> bool:
-    keys = source.source_schema.key
-    return (
-        len(keys) == 1
-        and isinstance(expression, ColumnReference)
-        and expression.name == f"{source.alias}_{keys[0].name}"
-    )
-
-
-def right_table_rekeyed(step: JoinStep) -> bool:
-    """The right side is a table whose key format differs from the left side's and the left
-    side is not re-keyed itself (a re-keyed left side is written in the table's key format):
-    ksqlDB then re-keys the table (the planner's ``internal_topics``)."""
-    if step.kind == "stream-stream" or step.left is None or step.right is None:
-        return False
-    lk, rk = step.left.key_format, step.right.key_format
-    if lk is None or rk is None or (lk.format, lk.features) == (rk.format, rk.features):
-        return False
-    return step.kind == "table-table" or _keyed_on(step.left, step.left_key)
-
-
 def right_table_store(step: JoinStep) -> str:
     """ksqlDB's name of the right table's store (its changelog is ``<name>-changelog``)."""
-    return RIGHT_REKEYED_STORE if right_table_rekeyed(step) else "KafkaTopic_Right-Reduce"
+    return RIGHT_REKEYED_STORE if step.right_rekeyed else "KafkaTopic_Right-Reduce"
 
 
 def _default_window_stores(step: JoinStep) -> list[str]:
