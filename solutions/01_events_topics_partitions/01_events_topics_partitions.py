@@ -164,12 +164,13 @@ assert orders_topic.startswith("orders-") and orders_topic.endswith(run_id()), (
 # parts, produced and read back:
 
 # %%
+CLICKED_AT = int(time.time() * 1000) - 5 * 60_000  # five minutes ago, in epoch milliseconds
 producer = Producer(producer_config())
 producer.produce(
     clicks_topic,
     key="user-42",
     value=json.dumps({"page": "/pricing", "ms_on_page": 5300}),
-    timestamp=1_700_000_000_000,  # leave it out and the producer stamps "now"
+    timestamp=CLICKED_AT,  # leave it out and the producer stamps "now"
     headers={"source": "web", "schema": "click-v1"},
 )
 producer.flush(10)
@@ -179,16 +180,22 @@ for part in ("partition", "offset", "key", "value", "timestamp", "headers"):
     print(f"{part:10} {event[part]!r}")
 
 # %% [markdown]
-# Expected output (the partition is always the same for `user-42`; section 1.3 says why):
+# Expected output (the partition is always the same for `user-42`, section 1.3 says why; the
+# timestamp is five minutes before you ran the cell, so yours differs):
 #
 # ```text
 # partition  1
 # offset     0
 # key        b'user-42'
 # value      b'{"page": "/pricing", "ms_on_page": 5300}'
-# timestamp  1700000000000
+# timestamp  1795670400000
 # headers    [('source', b'web'), ('schema', b'click-v1')]
 # ```
+#
+# The timestamp is also how the broker ages a record: a topic keeps records for `retention.ms`
+# (7 days by default) **after their timestamp**, not after they arrived. An event stamped with a
+# date from 2023 would be deleted at the broker's next retention check (every 5 minutes), which is
+# why the labs stamp historical events close to now.
 
 # %% [markdown]
 # ## 1.3 Keys decide the partition
