@@ -181,8 +181,11 @@ class Cluster:
         os.replace(tmp, self._meta_path)
 
     def _open_log(self, topic: Topic, index: int) -> PartitionLog:
-        seg_bytes = int(topic.config("segment.bytes"))
-        return PartitionLog(os.path.join(self.data_dir, f"{topic.name}-{index}"), seg_bytes)
+        return PartitionLog(
+            os.path.join(self.data_dir, f"{topic.name}-{index}"),
+            int(topic.config("segment.bytes")),
+            int(topic.config("segment.ms")),
+        )
 
     # --- brokers and leaders --------------------------------------------------------------------
 
@@ -374,8 +377,8 @@ class Cluster:
         self, name: str, configs: dict[str, str], validate_only: bool = False
     ) -> None:
         """Replace a topic's explicit configs (AlterConfigs/IncrementalAlterConfigs compute the
-        new set). segment.bytes applies to the open logs' next roll; other configs are read
-        when used."""
+        new set). segment.bytes and segment.ms apply to the open logs' next roll; other configs
+        are read when used."""
         topic = self.topics.get(name)
         if topic is None:
             raise TopicError(
@@ -388,9 +391,9 @@ class Cluster:
         if validate_only:
             return
         topic.configs = clean
-        seg_bytes = int(topic.config("segment.bytes"))
+        seg_bytes, seg_ms = int(topic.config("segment.bytes")), int(topic.config("segment.ms"))
         for p in topic.partitions:
-            p.log.segment_bytes = seg_bytes
+            p.log.segment_bytes, p.log.segment_ms = seg_bytes, seg_ms
         self.save()
         log.info("altered configs of topic %s: %s", name, clean or "all defaults")
 

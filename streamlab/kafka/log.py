@@ -50,6 +50,10 @@ class Segment:
     path: str
     fd: int
     size: int
+    # Kafka's rollingBasedTimestamp: the first batch's max timestamp (-1: none yet / no
+    # timestamps), and when the file was created (ages a segment whose records have none)
+    first_timestamp: int = -1
+    created_ms: int = 0
 
 
 @dataclass(slots=True)
@@ -69,9 +73,15 @@ class AppendResult:
 class PartitionLog:
     """One partition's log. Not thread-safe: the broker runs on one event loop."""
 
-    def __init__(self, path: str, segment_bytes: int = 256 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        path: str,
+        segment_bytes: int = 256 * 1024 * 1024,
+        segment_ms: int = 7 * 24 * 3_600_000,
+    ) -> None:
         self.path = path
         self.segment_bytes = segment_bytes
+        self.segment_ms = segment_ms  # segment.ms (segment.jitter.ms is 0 by default)
         self.segments: list[Segment] = []
         # batch index, one row per batch: base offset, last offset, max timestamp,
         # segment number, position within the segment file, length
@@ -131,7 +141,10 @@ class PartitionLog:
             self._index(h, seg_no, pos)
             self._track_producer(h)
             self._track_transaction(h, data, pos)
+            if pos == 0:
+                seg.first_timestamp = h.max_timestamp
             pos += h.length
+        seg.created_ms = int(time.time() * 1000)  # Kafka's too: when the segment was loaded
         if pos < len(data):
             # A torn write at the tail: never acknowledged, so cutting it loses nothing.
             os.ftruncate(seg.fd, pos)
@@ -171,8 +184,10 @@ class PartitionLog:
                 pos += h.length
             data, stamped = bytes(buf), log_append_time
         seg = self.segments[-1]
-        if seg.size > 0 and seg.size + len(data) > self.segment_bytes:
+        if self._should_roll(seg, len(data), max(h.max_timestamp for h in headers)):
             seg = self._roll(self.end_offset)
+        if seg.size == 0:
+            seg.first_timestamp = headers[0].max_timestamp
         _write_all(seg.fd, data)
         pos = seg.size
         seg_no = len(self.segments) - 1
@@ -283,10 +298,26 @@ class PartitionLog:
         self._pos.append(pos)
         self._len.append(h.length)
 
+    def _should_roll(self, seg: Segment, size: int, max_timestamp: int) -> bool:
+        """Kafka's LogSegment.shouldRoll: a non-empty active segment rolls when the batch would
+        take it past segment.bytes, or when the batch's largest timestamp is more than
+        segment.ms after the segment's first batch's (its age, for records without timestamps):
+        so records far apart in time land in different segments, which retention can then
+        delete apart."""
+        if seg.size == 0:
+            return False
+        if seg.size + size > self.segment_bytes:
+            return True
+        if seg.first_timestamp >= 0:
+            waited = max_timestamp - seg.first_timestamp
+        else:
+            waited = int(time.time() * 1000) - seg.created_ms
+        return waited > self.segment_ms
+
     def _roll(self, base_offset: int) -> Segment:
         seg_path = os.path.join(self.path, f"{base_offset:020d}{SEGMENT_SUFFIX}")
         fd = os.open(seg_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        seg = Segment(base_offset, seg_path, fd, 0)
+        seg = Segment(base_offset, seg_path, fd, 0, created_ms=int(time.time() * 1000))
         self.segments.append(seg)
         return seg
 

@@ -1,9 +1,9 @@
 """Retention (retention.ms, retention.bytes) on the emulator and on real Kafka.
 
-Both need ``log.retention.check.interval.ms`` lowered (Kafka's default is 5 minutes), a broker
-setting, so this module starts its own cluster of each kind rather than using the shared
-``kafka`` fixture. Real Kafka also waits 30 s after start before its first retention pass.
-Kafka's smallest ``segment.bytes`` is 1 MiB: 400 kB records put two records in a segment.
+Both need ``log.retention.check.interval.ms`` lowered (Kafka's default is 5 minutes) and
+``log.initial.task.delay.ms`` (30 s) set to 0, broker settings, so this module starts its own
+cluster of each kind rather than using the shared ``kafka`` fixture. Kafka's smallest
+``segment.bytes`` is 1 MiB: 400 kB records put two records in a segment.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ HOUR_MS = 3_600_000
 SEGMENT_BYTES = 1_048_576
 VALUE = b"x" * 400_000
 CHECK_MS = 500
-WAIT = 80  # seconds: real Kafka's first retention pass comes 30 s after its start
+WAIT = 60  # seconds
+BROKER = {"log.retention.check.interval.ms": str(CHECK_MS), "log.initial.task.delay.ms": "0"}
 
 
 @pytest.fixture(
@@ -37,8 +38,9 @@ def bootstrap(request, tmp_path_factory):
     if request.param == "emulator":
         from streamlab.kafka.testing import ClusterProcess
 
-        interval = ("--log-retention-check-interval-ms", str(CHECK_MS))
-        cluster = ClusterProcess(str(tmp / "main"), extra_args=interval).start()
+        flags = ("--log-retention-check-interval-ms", str(CHECK_MS))
+        flags += ("--log-initial-task-delay-ms", "0")
+        cluster = ClusterProcess(str(tmp / "main"), extra_args=flags).start()
         yield cluster.bootstrap
         cluster.stop()
         return
@@ -48,11 +50,7 @@ def bootstrap(request, tmp_path_factory):
     if not ok:
         pytest.skip(f"real Kafka unavailable: {reason}")
 
-    class FrequentRetention(realkafka.RealKafka):
-        def server_properties(self) -> str:
-            return super().server_properties() + f"log.retention.check.interval.ms={CHECK_MS}\n"
-
-    broker = FrequentRetention(tmp / "main")
+    broker = realkafka.RealKafka(tmp / "main", overrides=BROKER)
     try:
         broker.start(timeout=80)
     except realkafka.RealKafkaUnavailable as e:
@@ -148,3 +146,17 @@ def test_retention_bytes_and_an_altered_retention_ms(bootstrap):
     result(admin.incremental_alter_configs([res])[res])
     wait_for(lambda: watermarks(bootstrap, forever)[0] == 4, WAIT, "the altered retention.ms")
     assert offsets_read(bootstrap, forever) == [4]
+
+
+@pytest.mark.timeout(180)
+def test_segment_ms_rolls_by_record_timestamp_so_old_records_expire_apart(bootstrap):
+    # small records: only the time rule can roll a segment here (segment.ms = retention.ms = 1 h)
+    topic = create(bootstrap, **{"retention.ms": str(HOUR_MS), "segment.ms": str(HOUR_MS)})
+    old = now_ms() - 3 * HOUR_MS
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    for ts in (old, old + 1000, now_ms()):  # the third is 3 h after the segment's first
+        p.produce(topic, value=b"v", timestamp=ts)
+        p.flush(10)
+    wait_for(lambda: watermarks(bootstrap, topic)[0] == 2, WAIT, "the old segment to go")
+    assert watermarks(bootstrap, topic) == (2, 3)
+    assert offsets_read(bootstrap, topic) == [2]

@@ -103,7 +103,8 @@ def test_open_transaction_reloads_as_ongoing_and_times_out(tmp_path):
 def test_log_rebuilds_open_and_aborted_transactions(tmp_path):
     path = str(tmp_path / "p-0")
     log = PartitionLog(path)
-    log.append(build_batch([(b"k", b"plain")], 1), 0)  # offset 0
+    # stamped now like the rest: a batch dated 1970 would sit alone in its segment (segment.ms)
+    log.append(build_batch([(b"k", b"plain")], int(time.time() * 1000)), 0)  # offset 0
     log.append(txn_batch(7, 0, b"t1", b"t2"), 0)  # 1-2, aborted below
     log.append(txn_batch(8, 0, b"u1"), 0)  # 3, still open
     assert log.write_marker(7, 0, commit=False, leader_epoch=0) == 4

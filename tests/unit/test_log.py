@@ -324,3 +324,51 @@ def test_duplicates_are_still_detected_after_reopen(path):
     dup = again.append(idem(2, 3), 0)
     assert dup.duplicate and dup.base_offset == 3
     assert again.append(idem(1, 5), 0).base_offset == 5
+
+
+# --- segment.ms: rolling by record timestamps ---------------------------------------------------
+
+
+def _at(plog: PartitionLog, ts: int) -> None:
+    from streamlab.kafka.coordinator.records import build_batch
+
+    plog.append(build_batch([(b"k", b"v")], ts, -1, -1), 0)
+
+
+def test_a_batch_more_than_segment_ms_after_the_first_rolls_the_segment(tmp_path):
+    hour = 3_600_000
+    plog = PartitionLog(str(tmp_path / "p"), segment_bytes=1 << 20, segment_ms=hour)
+    _at(plog, BASE_TS)
+    _at(plog, BASE_TS + hour)  # exactly segment.ms later: Kafka rolls only past it
+    assert [s.base_offset for s in plog.segments] == [0]
+    _at(plog, BASE_TS + hour + 1)
+    assert [s.base_offset for s in plog.segments] == [0, 2]
+    _at(plog, BASE_TS - 5 * hour)  # an older record never rolls (negative wait)
+    assert [s.base_offset for s in plog.segments] == [0, 2]
+    plog.close()
+    # recovered from disk: the first batch's timestamp is read back
+    reopened = PartitionLog(str(tmp_path / "p"), segment_bytes=1 << 20, segment_ms=hour)
+    _at(reopened, BASE_TS + 2 * hour + 2)
+    assert [s.base_offset for s in reopened.segments] == [0, 2, 4]
+
+
+def test_segment_without_timestamps_rolls_by_its_age(tmp_path):
+    plog = PartitionLog(str(tmp_path / "p"), segment_bytes=1 << 20, segment_ms=1000)
+    _at(plog, -1)  # no timestamp: Kafka ages the segment by when it was created
+    _at(plog, -1)
+    assert len(plog.segments) == 1
+    plog.segments[-1].created_ms -= 1001
+    _at(plog, -1)
+    assert [s.base_offset for s in plog.segments] == [0, 2]
+
+
+def test_time_rolled_segments_let_retention_delete_old_records_apart(tmp_path):
+    from streamlab.kafka.retention import apply_retention
+
+    hour = 3_600_000
+    now = BASE_TS + 10 * hour
+    plog = PartitionLog(str(tmp_path / "p"), segment_bytes=1 << 20, segment_ms=hour)
+    for ts in (now - 3 * hour, now - 3 * hour + 1000, now):
+        _at(plog, ts)
+    stats = apply_retention(plog, hour, -1, now_ms=now)
+    assert (stats.segments, plog.log_start_offset) == (1, 2)
