@@ -20,7 +20,7 @@ from typing import Any
 
 from streamlab.ksql.errors import SerializationError
 from streamlab.ksql.expressions import CompiledExpression, ExpressionCompiler
-from streamlab.ksql.formats import FormatInfo, RowSerde, get_format, serde
+from streamlab.ksql.formats import FormatInfo, RowSerde, ValueFormat, get_format, serde
 from streamlab.ksql.formats.varint import read_zigzag, write_zigzag
 from streamlab.ksql.functions import FUNCTIONS, FunctionRegistry
 from streamlab.ksql.functions.timeformat import pattern
@@ -457,9 +457,12 @@ class SinkProcessor(Processor):
 
 # ---- repartition (Kafka Streams sub-topologies) --------------------------------------------------
 
-#: The value format of this engine's repartition topics (ksqlDB uses the source's value format;
-#: JSON holds every processing row, whatever the source's format can or cannot hold).
+#: The value format of a repartition topic whose source's value format cannot hold the processing
+#: row (e.g. KAFKA and several columns, DELIMITED and a header column): JSON holds any row.
 INTERNAL_VALUE_FORMAT = FormatInfo("JSON")
+
+#: ``ConnectProperties.SCHEMA_ID``: ksqlDB's ``InternalFormats.of`` drops it from internal formats
+SCHEMA_ID_PROPERTY = "schemaId"
 
 
 class RepartitionSink(Processor):
@@ -560,10 +563,15 @@ class SubTopologies:
 
 
 def _repartition_serdes(
-    topic: str, key_columns: list[Column], key_format: Any, value_columns: list[Column]
+    topic: str,
+    key_columns: list[Column],
+    key_format: Any,
+    value_columns: list[Column],
+    value_format: ValueFormat | None,
 ) -> tuple[RowSerde, RowSerde]:
     """The internal key format is the query's (``key_format``), JSON when that format cannot
-    hold the key (e.g. KAFKA and several key columns)."""
+    hold the key (e.g. KAFKA and several key columns); the value format is ``value_format``
+    (the source's, see :func:`_internal_value_serde`)."""
     try:
         key_serde = serde(
             get_format(key_format.format), key_format.info, key_columns,
@@ -571,10 +579,56 @@ def _repartition_serdes(
         )  # fmt: skip
     except Exception:
         key_serde = serde(get_format("JSON"), FormatInfo("JSON"), key_columns, frozenset(), True)
-    value_serde = serde(
-        get_format("JSON"), INTERNAL_VALUE_FORMAT, value_columns, frozenset(), is_key=False
-    )
-    return key_serde, value_serde
+    return key_serde, _internal_value_serde(topic, value_format, value_columns)
+
+
+def _internal_value_serde(
+    topic: str, value_format: ValueFormat | None, columns: list[Column]
+) -> RowSerde:
+    """ksqlDB's ``InternalFormats.of(keyFormat, valueFormat)``: a repartition topic's values are
+    in the source's value format with its properties (but no schema id) and no serde features
+    (the format's defaults: JSON, PROTOBUF and JSON_SR wrap a single column).
+
+    The processing row this engine repartitions (all the source's columns, pseudo columns
+    included) is wider than ksqlDB's (only the columns the query needs), so where the source's
+    format cannot hold it (KAFKA or NONE and several columns, DELIMITED and a header column)
+    the topic is JSON rather than the query failing.
+
+    The Schema Registry formats register the row's schema under ``<topic>-value`` when the
+    first record is written, as the Confluent serializers ksqlDB builds for internal topics
+    (``auto.register.schemas`` left on) do."""
+    if value_format is not None:
+        properties = tuple(p for p in value_format.info.properties if p[0] != SCHEMA_ID_PROPERTY)
+        info = FormatInfo(value_format.format, properties)
+        try:
+            fmt = get_format(info.format)
+            fmt.validate(columns, frozenset(), is_key=False)
+            reader = serde(fmt, info, columns, frozenset(), is_key=False)
+        except Exception:
+            pass
+        else:
+            if not fmt.requires_schema_registry:
+                return reader
+            writers: list[RowSerde] = []
+
+            def serialize(values: Any) -> bytes | None:
+                if not writers:  # registers the schema (a failure is retried on the next row)
+                    try:
+                        writers.append(serde(fmt, info, columns, frozenset(), False, topic=topic))
+                    except Exception as error:
+                        raise SerializationError(f"Error serializing value: {error}") from error
+                return writers[0].serialize(values)
+
+            return RowSerde(serialize, reader.deserialize)
+    return serde(get_format("JSON"), INTERNAL_VALUE_FORMAT, columns, frozenset(), is_key=False)
+
+
+def _leftmost_value_format(step: Any) -> ValueFormat | None:
+    """The value format of the leftmost source under ``step`` (ksqlDB's
+    ``getLeftmostSourceNode().getDataSource().getKsqlTopic().getValueFormat()``)."""
+    while getattr(step, "value_format", None) is None and getattr(step, "left", None) is not None:
+        step = step.left
+    return getattr(step, "value_format", None)
 
 
 #: the trailing byte of a serialized Change: which of old and new it holds
@@ -583,7 +637,8 @@ CHANGE_OLD, CHANGE_NEW, CHANGE_BOTH = 0, 1, 2
 
 def changed_serde(inner: RowSerde) -> RowSerde:
     """Kafka Streams' ``ChangedSerializer`` / ``ChangedDeserializer`` (3.5+) around ``inner``
-    (the JSON processing row): the value of a table GROUP BY's repartition record is
+    (the processing row, in the source's value format): the value of a table GROUP BY's
+    repartition record is
 
     * ``old ‖ 0x00``: the row leaves the group (a retraction),
     * ``new ‖ 0x01``: the row joins the group,
@@ -628,7 +683,7 @@ def changed_serde(inner: RowSerde) -> RowSerde:
 
 def _split_aggregate(
     step: Any, aggregate: Any, previous: Any, topic: str, key_format: Any,
-    context: QueryContext, emit: Emit,
+    value_format: ValueFormat | None, context: QueryContext, emit: Emit,
 ) -> RepartitionSource:  # fmt: skip
     """``previous → RepartitionSink`` | ``RepartitionSource → aggregate``: GROUP BY's
     ``Aggregate-GroupBy-repartition``, keyed by the group key.
@@ -638,10 +693,10 @@ def _split_aggregate(
     :func:`changed_serde`, and the aggregate downstream applies them."""
     parent = step.source
     key_serde, value_serde = _repartition_serdes(
-        topic, list(step.schema.key), key_format, list(parent.schema.value)
+        topic, list(step.schema.key), key_format, list(parent.schema.value), value_format
     )
     if step.from_table:
-        value_serde = changed_serde(value_serde)
+        value_serde = changed_serde(value_serde)  # the Change framing around the row's bytes
         group_by = aggregate.group_by
         previous.downstream = group_by
         group_by.downstream = RepartitionSink(
@@ -690,8 +745,9 @@ def _split_table_side(
     key_columns = list(join_step.right.source_schema.key)
     value_columns = [Column(name, sql_type) for name, sql_type in join_step.right_columns]
     key_serde, value_serde = _repartition_serdes(
-        topic, key_columns, join_step.left.key_format, value_columns
-    )
+        topic, key_columns, join_step.left.key_format, value_columns,
+        _leftmost_value_format(join_step.right),
+    )  # fmt: skip
     reader = RepartitionSource(topic, key_serde, value_serde, context)
     reader.downstream = side.downstream  # the join's side input
     side.downstream = TableRepartitionSink(
@@ -720,8 +776,11 @@ def _split_join(
     else:
         return routes
     topics = {side: internal_topic(s) if s else None for side, s in suffixes.items()}
-    sides = [(True, source.left, join_step.right), (False, source.right, join_step.left)]
-    for is_left, side, other in sides:
+    sides = [
+        (True, source.left, join_step.left, join_step.right),
+        (False, source.right, join_step.right, join_step.left),
+    ]
+    for is_left, side, own, other in sides:
         topic = topics[is_left]
         if topic is None:
             continue
@@ -733,7 +792,9 @@ def _split_join(
         compiled = compiler.compile(expression, "JoinKey")
         key_columns = [Column("ROWKEY", compiler.type_of(expression), Namespace.KEY)]
         value_columns = [Column(name, sql_type) for name, sql_type in columns]
-        key_serde, value_serde = _repartition_serdes(topic, key_columns, side_format, value_columns)
+        key_serde, value_serde = _repartition_serdes(
+            topic, key_columns, side_format, value_columns, _leftmost_value_format(own)
+        )
         on_error = context.expression_error("JOIN key")
 
         def key_of(row: Row, compiled=compiled, on_error=on_error) -> list[Any] | None:
@@ -851,8 +912,9 @@ def build_topology(
             topic = internal_topic("Aggregate-GroupBy-repartition")
         if topic is not None:
             routes[topic] = _split_aggregate(
-                step, processor, previous, topic, key_format, context, emit
-            )
+                step, processor, previous, topic, key_format,
+                _leftmost_value_format(source_step), context, emit,
+            )  # fmt: skip
         else:
             previous.downstream = processor
         previous = processor
