@@ -18,7 +18,6 @@ import binascii
 import contextlib
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import re
@@ -31,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamlab.awslambda import exceptions as exc
+from streamlab.awslambda.packages import check_package
 from streamlab.awslambda.utils import ACCOUNT_ID, code_sha256
 
 MAX_LAYERS = 5  # per function, AWS quota
-MAX_UNZIPPED = 262_144_000  # function and layers together, unzipped
 
 # The API model's patterns (botocore's service-2.json: LayerNameOrArn, LayerVersionArn).
 LAYER_NAME_OR_ARN_PATTERN = (
@@ -64,33 +63,6 @@ def not_found() -> exc.ResourceNotFoundException:
 def version_does_not_exist(arn: str) -> exc.InvalidParameterValueException:
     # verified: CreateFunction's answer for a missing layer version (public terraform reports)
     return exc.InvalidParameterValueException(f"Layer version {arn} does not exist.")
-
-
-def check_package(data: bytes) -> int:
-    """Refuse what Lambda could not extract, as for function code; the unzipped size."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise exc.bad_zip() from None
-    with zf:
-        infos = zf.infolist()
-        if not infos:
-            raise exc.empty_zip()
-        unzipped = sum(i.file_size for i in infos)
-        if unzipped > MAX_UNZIPPED:
-            raise exc.InvalidParameterValueException(
-                f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes"
-            )
-        for info in infos:
-            parts = info.filename.replace("\\", "/").split("/")
-            if info.filename.startswith("/") or ".." in parts:
-                raise exc.bad_zip()
-        try:
-            if zf.testzip() is not None:
-                raise exc.bad_zip()
-        except (zipfile.BadZipFile, OSError, RuntimeError, EOFError):
-            raise exc.bad_zip() from None
-    return unzipped
 
 
 @dataclass

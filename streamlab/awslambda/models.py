@@ -18,7 +18,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import io
 import json
 import logging
 import os
@@ -26,7 +25,6 @@ import re
 import shutil
 import time
 import uuid
-import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -44,6 +42,7 @@ from streamlab.awslambda.environments import (
     Throttled,
 )
 from streamlab.awslambda.metrics import FunctionMetrics
+from streamlab.awslambda.packages import MAX_UNZIPPED, extract
 from streamlab.awslambda.utils import (
     code_sha256,
     function_arn,
@@ -59,7 +58,6 @@ log = logging.getLogger(__name__)
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6,291,456 bytes
 MAX_ASYNC_PAYLOAD = 1024 * 1024  # 1 MB since 2025 (was 256 KB)
 MAX_ZIP_REQUEST = 69_905_067  # the base64 request limit AWS quotes for direct uploads
-MAX_UNZIPPED = 262_144_000
 MAX_ENV_BYTES = 4096
 UNRESERVED_MINIMUM = 100
 ASYNC_RETRY_DELAYS = (60.0, 120.0)  # Lambda retries a failed async event twice: ~1 min, ~2 min
@@ -248,35 +246,6 @@ def _zip_bytes(zip_file: Any) -> bytes:
         return base64.b64decode(zip_file, validate=True)
     except (binascii.Error, TypeError, ValueError):
         raise exc.bad_zip() from None
-
-
-def _extract(data: bytes, dest: str) -> None:
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise exc.bad_zip() from None
-    with zf:
-        infos = zf.infolist()
-        if not infos:
-            raise exc.empty_zip()
-        if sum(i.file_size for i in infos) > MAX_UNZIPPED:
-            raise exc.InvalidParameterValueException(
-                f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes"
-            )
-        root = os.path.realpath(dest)
-        for info in infos:
-            target = os.path.realpath(os.path.join(dest, info.filename))
-            if not (target == root or target.startswith(root + os.sep)):
-                raise exc.bad_zip()
-        try:
-            zf.extractall(dest)
-        except (zipfile.BadZipFile, OSError, RuntimeError):
-            raise exc.bad_zip() from None
-        for info in infos:  # keep the modes the zip carries (executables, as Lambda does)
-            mode = (info.external_attr >> 16) & 0o777
-            if mode:
-                with contextlib.suppress(OSError):
-                    os.chmod(os.path.join(dest, info.filename), mode | 0o400)
 
 
 # --- resources -----------------------------------------------------------------------------
@@ -672,7 +641,7 @@ class LambdaBackend:
         code_dir = os.path.join(folder, "task")
         os.makedirs(code_dir, exist_ok=True)
         try:
-            await asyncio.to_thread(_extract, data, code_dir)
+            await asyncio.to_thread(extract, data, code_dir)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
