@@ -1,7 +1,20 @@
-"""Options shared by every test folder (pytest only reads pytest_addoption from the root), and
-how the suite is split across pytest-xdist workers."""
+"""Options shared by every test folder (pytest only reads pytest_addoption from the root), a
+cleanup every test gets, and how the suite is split across pytest-xdist workers."""
+
+import sys
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_query_runner_left_on_this_thread():
+    """Runner tests set ``local.runner`` (the query runner of the current thread) on pytest's
+    thread; a later test in the same worker whose stores write from this thread would send
+    their changelog records to that stale runner instead of the cluster."""
+    yield
+    runner = sys.modules.get("streamlab.ksql.kafka_runtime.runner")
+    if runner is not None:
+        runner.local.__dict__.pop("runner", None)
 
 
 def pytest_addoption(parser):

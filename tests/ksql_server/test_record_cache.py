@@ -180,14 +180,6 @@ def test_bad_cache_and_commit_interval_settings_are_rejected(kafka, tmp_path):
 # ---- the cache and the settings, without a cluster ----------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _no_runner_left_on_this_thread():
-    """The runner tests below set ``local.runner`` on pytest's thread; later tests in this
-    process (stores written from this thread) must not find it."""
-    yield
-    rn.local.__dict__.pop("runner", None)
-
-
 class _Producer:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, bytes | None]] = []
