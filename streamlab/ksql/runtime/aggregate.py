@@ -19,10 +19,14 @@ Semantics follow Kafka Streams as ksqlDB runs it with the record cache off (QTT)
   ``end < streamTime - grace``.
 
 With the cache on (the Kafka runtime's ``cache.max.bytes.buffering`` > 0, ksqlDB's default),
-the aggregates but the session windows sit behind it (:mod:`streamlab.ksql.state.caching`): an
-update waits there with the row that made it and is forwarded when the cache flushes at the
-commit (:meth:`AggregateProcessor.flushed`), so downstream sees each key's last update per
-commit interval, as in ksqlDB with its defaults.
+the aggregates sit behind it (:mod:`streamlab.ksql.state.caching`): an update waits there with
+the row that made it and is forwarded when the cache flushes at the commit
+(:meth:`AggregateProcessor.flushed`), so downstream sees each key's last update per commit
+interval, as in ksqlDB with its defaults. Session windows are cached per group key (all its
+sessions in one entry); the flush forwards what changed against the store, as Kafka Streams'
+``CachingSessionStore`` forwards each dirty session: a tombstone for a flushed session merged
+away since, the new value of a new or grown session, nothing for a session that was created
+and merged away between two flushes (:meth:`SessionWindowAggregateProcessor.flushed`).
 
 Nothing is kept between records outside the stores, so a restore of their changelogs brings
 an operator back exactly (``tests/ksql/test_operator_restore.py``):
@@ -52,7 +56,7 @@ from streamlab.ksql.runtime.records import Row
 from streamlab.ksql.runtime.streamtime import Clocks, expiry_due
 from streamlab.ksql.runtime.windows import Window, time_windows
 from streamlab.ksql.state import Store, open_store
-from streamlab.ksql.state.caching import CachingStore
+from streamlab.ksql.state.caching import CachingStore, CachingStorePartition
 
 #: the aggregates (ksqlDB's name for an aggregation's materialized store)
 MATERIALIZE = "Aggregate-Aggregate-Materialize"
@@ -361,12 +365,27 @@ class SessionWindowAggregateProcessor(AggregateProcessor):
     Stores as :class:`TimeWindowAggregateProcessor`; the EMIT FINAL buffer holds
     ``(session end, partition, *group key, session start)`` for every live session (a merged
     session's entry is removed, as Kafka Streams' buffer drops a deleted window).
+
+    Behind the record cache a group's sessions wait in one cache entry; at the flush
+    :meth:`flushed` compares them with the store's (the flushed state) and forwards the
+    difference, session by session, as Kafka Streams' ``CachingSessionStore`` does.
     """
 
-    def __init__(self, step: Aggregate, context: QueryContext, store: Store | None = None):
-        super().__init__(step, context, store)
+    def __init__(
+        self,
+        step: Aggregate,
+        context: QueryContext,
+        store: Store | None = None,
+        cached: bool = False,
+    ):
         window = step.window
         assert window is not None
+        if store is None and cached and context.cache is not None:
+            # the flush needs each group's flushed sessions to tell what changed (EMIT FINAL
+            # forwards from the suppression buffer: the cache only holds the store's writes)
+            listener = None if window.emit_final else self.flushed
+            store = context.cache.wrap(open_store(context, MATERIALIZE), listener, True)
+        super().__init__(step, context, store)
         self.window = window
         self.clocks = Clocks(context, "Aggregate-Aggregate-StreamTime")
         self.buffer = (
@@ -414,25 +433,58 @@ class SessionWindowAggregateProcessor(AggregateProcessor):
         for s in merged:
             if self.buffer is not None:
                 self.buffer.delete((s[1], row.partition, *key, s[0]))
-            else:
+            elif not self.deferred:  # behind the cache: the flush forwards the tombstones
                 window = Window(s[0], s[1], True)
                 self.forward(Row([*key, window], None, s[1], row.partition, row.offset))
         remaining.append((start, end, accs, ts))
         remaining.sort(key=lambda s: s[0])
-        store.put(key, remaining)
+        if self.deferred:
+            store.put(key, remaining, row)
+        else:
+            store.put(key, remaining)
         if self.buffer is None:
-            self.output(key, accs, end, row, Window(start, end, True))
+            if not self.deferred:
+                self.output(key, accs, end, row, Window(start, end, True))
         else:
             self.buffer.put((end, row.partition, *key, start), 1)
             self._emit_closed(close_time, row)
         if expiry_due(self.swept, row.partition, stream_time, self.retention):
-            horizon = stream_time - self.retention
-            for group, kept in list(store.range()):
-                alive = [s for s in kept if s[1] >= horizon]
-                if not alive:
-                    store.delete(group)
-                elif len(alive) != len(kept):
-                    store.put(group, alive)
+            self._expire(store, stream_time - self.retention)
+
+    def flushed(self, key: tuple[Any, ...], value: Any, origin: Row, old: Any = None) -> None:
+        """A group's sessions leave the cache (``old``: the store's, as last flushed): each
+        session that changed since goes downstream, as Kafka Streams' caching session store
+        forwards a dirty session (new value, old value read from the store underneath): a
+        flushed session that is gone (merged away) gets a tombstone, a new or changed one its
+        row; one that was created and merged away between two flushes is in neither, and is
+        skipped as Kafka Streams skips a deleted session the store never had."""
+        now = {(s[0], s[1]): s for s in value or ()}
+        before = {(s[0], s[1]): s for s in old or ()}
+        for start, end in sorted(before.keys() - now.keys()):
+            window = Window(start, end, True)
+            self.forward(Row([*key, window], None, end, origin.partition, origin.offset))
+        for bounds in sorted(now):
+            start, end, accs, _ = session = now[bounds]
+            if before.get(bounds) != session:
+                self.output(key, accs, end, origin, Window(start, end, True))
+
+    def _expire(self, store: Any, horizon: int) -> None:
+        """Drop the sessions that ended before ``horizon`` (retention); nothing is forwarded."""
+        flushed = store.inner if isinstance(store, CachingStorePartition) else store
+        for group, kept in list(flushed.range()):
+            alive = [s for s in kept if s[1] >= horizon]
+            if not alive:
+                flushed.delete(group)
+            elif len(alive) != len(kept):
+                flushed.put(group, alive)
+            else:
+                continue
+            if flushed is not store:
+                # the cache's copy of a flushed session goes too; a session changed since the
+                # flush stays cached, out of retention's reach as in Kafka Streams (whose
+                # segments drop only what the store has), and is forwarded at the flush
+                gone = [s for s in kept if s[1] < horizon]
+                store.amend(group, lambda ss, gone=gone: [s for s in ss if s not in gone] or None)
 
     def _emit_closed(self, close_time: int, row: Row) -> None:
         assert self.buffer is not None
@@ -482,14 +534,13 @@ class HavingProcessor(Processor):
 
 
 def build_aggregate(step: Aggregate, context: QueryContext, emit=None) -> Processor:
-    # the aggregations but the session windows run behind the record cache when the query has
-    # one (a session store is read by range for every record)
+    # the aggregations run behind the record cache when the query has one
     if step.from_table:
         return TableAggregateProcessor(step, context, cached=True)
     if step.window is None:
         return AggregateProcessor(step, context, cached=True)
     if step.window.type is WindowType.SESSION:
-        return SessionWindowAggregateProcessor(step, context)
+        return SessionWindowAggregateProcessor(step, context, cached=True)
     return TimeWindowAggregateProcessor(step, context, cached=True)
 
 

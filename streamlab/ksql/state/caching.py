@@ -28,8 +28,11 @@ from streamlab.ksql.state.memory import key_order
 #: bytes counted per cached entry (key, value, record context and bookkeeping)
 ENTRY_BYTES = 200
 
-#: ``listener(key, value, origin)``: an entry leaves the cache (value None: it was deleted)
-FlushListener = Callable[[Key, Any, Any], None]
+#: ``listener(key, value, origin)``: an entry leaves the cache (value None: it was deleted);
+#: a store wrapped with ``old_values`` calls ``listener(key, value, origin, old)``, ``old``
+#: being what the store held before (Kafka Streams' caching stores read it from the store
+#: underneath, e.g. ``CachingSessionStore`` to forward a deleted session's tombstone)
+FlushListener = Callable[..., None]
 
 _DELETED = object()
 
@@ -44,8 +47,10 @@ class StoreCache:
         self.entries = 0
         self.stores: list[CachingStore] = []
 
-    def wrap(self, store: Store, listener: FlushListener | None = None) -> CachingStore:
-        cached = CachingStore(store, self, listener)
+    def wrap(
+        self, store: Store, listener: FlushListener | None = None, old_values: bool = False
+    ) -> CachingStore:
+        cached = CachingStore(store, self, listener, old_values)
         self.stores.append(cached)
         return cached
 
@@ -127,6 +132,19 @@ class CachingStorePartition(StorePartition):
         for key in sorted(merged, key=key_order):
             yield key, merged[key]
 
+    def amend(self, key: Key, change: Callable[[Any], Any]) -> None:
+        """Rewrite a cached entry in place, keeping its place in the flush order and its
+        origin: for what the store drops by itself (retention), which is no update.
+        ``change(value)`` gives the new value (None: deleted); an uncached key is left alone."""
+        try:
+            found = self.dirty.get(key)
+        except TypeError:  # an unhashable key element: never cached
+            return
+        if found is None or found[0] is _DELETED:
+            return
+        value = change(found[0])
+        self.dirty[key] = (_DELETED if value is None else value, found[1])
+
     def restore(self, key: Key, value: Any) -> None:
         self.dirty.pop(key, None)
         self.inner.restore(key, value)
@@ -135,11 +153,18 @@ class CachingStorePartition(StorePartition):
 class CachingStore(Store):
     """A store whose writes wait in the query's :class:`StoreCache` until a flush."""
 
-    def __init__(self, inner: Store, cache: StoreCache, listener: FlushListener | None) -> None:
+    def __init__(
+        self,
+        inner: Store,
+        cache: StoreCache,
+        listener: FlushListener | None,
+        old_values: bool = False,
+    ) -> None:
         super().__init__(inner.name, inner.changelog)
         self.inner = inner
         self.cache = cache
         self.listener = listener
+        self.old_values = old_values and listener is not None
         self.partitions: dict[int, CachingStorePartition] = {}
         self._by_inner: dict[int, CachingStorePartition] = {}
 
@@ -155,13 +180,17 @@ class CachingStore(Store):
         return found
 
     def write_back(self, inner: StorePartition, key: Key, value: Any, origin: Any) -> None:
-        """An entry leaves the cache: into the store (and its changelog), then the listener."""
+        """An entry leaves the cache: into the store (and its changelog), then the listener
+        (with the value the store held before, when it asked for old values)."""
+        old = inner.get(key) if self.old_values else None
         if value is _DELETED:
             inner.delete(key)
             value = None
         else:
             inner.put(key, value)
-        if self.listener is not None:
+        if self.old_values:
+            self.listener(key, value, origin, old)  # type: ignore[misc]
+        elif self.listener is not None:
             self.listener(key, value, origin)
 
     def flush(self) -> None:
