@@ -652,7 +652,9 @@ for q in queries:
 #
 # (The number at the end of a query id is the position of its statement in ksqlDB's command log,
 # so yours may differ.) They keep running after you close the notebook: produce more rides to `rides_topic` and both
-# streams grow. Stop one with `TERMINATE <query id>;`, then `DROP STREAM <name>;`.
+# streams grow. `DROP STREAM <name>;` stops the query that fills the stream along with it
+# (`TERMINATE <query id>;` stops a query and keeps its stream); a DROP is refused while
+# another query reads the stream.
 
 # %% [markdown]
 # ## Recap

@@ -170,13 +170,34 @@ def test_show_describe_drop_terminate(engine: KsqlEngine) -> None:
         "type": "KEY",
     }
     assert [q["id"] for q in description["readQueries"]] == ["CSAS_COPY_0"]
-    with pytest.raises(KsqlStatementException, match="You need to terminate them"):
-        engine.execute("DROP STREAM copy;")
     engine.execute("TERMINATE CSAS_COPY_0; DROP STREAM copy DELETE TOPIC;")
     assert engine.metastore.get_source("COPY") is None
     assert not engine.topics.exists("COPY")
     dropped = engine.execute("DROP STREAM IF EXISTS copy;")[0].entity
     assert dropped["commandStatus"]["message"] == "Source COPY does not exist."
+
+
+def test_drop_terminates_the_query_that_created_the_source(engine: KsqlEngine) -> None:
+    # ksqlDB 0.14+: DROP stops the CSAS/CTAS behind the source; other queries still stop it
+    engine.execute("CREATE STREAM copy AS SELECT * FROM rides;")
+    engine.execute("CREATE STREAM copy2 AS SELECT * FROM copy;")
+    with pytest.raises(KsqlStatementException) as error:
+        engine.execute("DROP STREAM copy;")
+    assert str(error.value.args[0]).splitlines() == [
+        "Cannot drop COPY.",
+        "The following queries read from this source: [CSAS_COPY2_1].",
+        "The following queries write into this source: [].",
+        "You need to terminate them before dropping COPY.",
+    ]
+    engine.execute("DROP STREAM copy2;")  # terminates CSAS_COPY2_1 with it
+    engine.execute("INSERT INTO copy SELECT * FROM rides;")
+    with pytest.raises(KsqlStatementException, match=r"write into this source: \[INSERTQUERY_2\]"):
+        engine.execute("DROP STREAM copy;")
+    engine.execute("TERMINATE INSERTQUERY_2;")
+    [dropped] = engine.execute("DROP STREAM copy;")
+    assert dropped.entity["commandStatus"]["message"] == "Source `COPY` (topic: COPY) was dropped."
+    assert engine.queries == {}
+    assert engine.metastore.get_source("COPY") is None
 
 
 ERRORS = [

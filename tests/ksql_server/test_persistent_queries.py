@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
 
@@ -127,6 +128,30 @@ def test_terminate_then_drop_with_delete_topic(kafka, ksql):
     assert "t_out" not in {t["name"] for t in topics["topics"]}
     [queries] = ksql_ok(ksql.url, "SHOW QUERIES;")
     assert query_id not in {q["id"] for q in queries["queries"]}
+
+
+def test_drop_table_stops_its_query_and_deletes_its_state(kafka, ksql):
+    ksql_ok(
+        ksql.url,
+        "CREATE STREAM D_IN (ID INT KEY, V STRING) WITH (KAFKA_TOPIC='d_in', "
+        "VALUE_FORMAT='JSON', PARTITIONS=1);"
+        "CREATE TABLE D_COUNTS AS SELECT ID, COUNT(*) AS N FROM D_IN GROUP BY ID;",
+        EARLIEST,
+    )
+    [queries] = ksql_ok(ksql.url, "SHOW QUERIES;")
+    query_id = next(q["id"] for q in queries["queries"] if q["sinks"] == ["D_COUNTS"])
+    produce(kafka.bootstrap, "d_in", [((1).to_bytes(4, "big"), b'{"V":"a"}')])
+    assert [m.value() for m in read_topic(kafka.bootstrap, "D_COUNTS", 1)] == [b'{"N":1}']
+    data = Path(ksql.work_dir) / "data"
+    state = [p for p in data.rglob(f"*query_{query_id}") if p.is_dir()]
+    assert state, f"no state dir for {query_id} under {data}"
+    [dropped] = ksql_ok(ksql.url, "DROP TABLE D_COUNTS DELETE TOPIC;")
+    assert dropped["commandStatus"]["message"] == (
+        "Source `D_COUNTS` (topic: D_COUNTS) was dropped."
+    )
+    [queries] = ksql_ok(ksql.url, "SHOW QUERIES;")
+    assert query_id not in {q["id"] for q in queries["queries"]}
+    assert not any(p.exists() for p in state)  # ksqlDB deletes a terminated query's state
 
 
 def test_insert_values_and_insert_into_select(kafka, ksql):

@@ -37,9 +37,11 @@ class MetaStore:
             )
         self._sources[source.name] = source
 
-    def delete_source(self, name: str) -> None:
-        readers = sorted(self._readers.get(name, ()))
-        writers = sorted(self._writers.get(name, ()))
+    def delete_source(self, name: str, terminated: str | None = None) -> None:
+        """Drop a source no query uses; ``terminated``: the query that created it (CSAS/CTAS),
+        which the DROP terminates, so it does not count."""
+        readers = sorted(self._readers.get(name, set()) - {terminated})
+        writers = sorted(self._writers.get(name, set()) - {terminated})
         if readers or writers:
             raise KsqlException(
                 f"Cannot drop {name}.\n"

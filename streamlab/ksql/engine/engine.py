@@ -301,7 +301,19 @@ class KsqlEngine:
             )
         if source.is_source and statement.delete_topic:
             raise KsqlException(f"Cannot delete topic for read-only source: {statement.name}")
-        self.metastore.delete_source(statement.name)
+        # ksqlDB (since 0.14) terminates the query a CREATE … AS SELECT started for the source;
+        # other queries reading or INSERTing into it still stop the DROP
+        creator = next(
+            (
+                q
+                for q in sorted(self.metastore.writers_of(statement.name))
+                if q in self.queries and q.startswith(("CSAS_", "CTAS_"))
+            ),
+            None,
+        )
+        self.metastore.delete_source(statement.name, terminated=creator)
+        if creator is not None:
+            self._stop_queries([creator])
         if statement.delete_topic:
             self.topics.delete_topic(source.topic.name)
         return current_status(
@@ -528,9 +540,7 @@ class KsqlEngine:
         for query_id in ids:
             if query_id not in self.queries:
                 raise KsqlException(f"Unknown queryId: {query_id}")
-        for query_id in ids:
-            self.queries.pop(query_id).state = "TERMINATED"
-            self.metastore.unlink_query(query_id)
+        self._stop_queries(ids)
         target = statement.query_id or "ALL"
         return current_status(
             statement.text,
@@ -538,6 +548,11 @@ class KsqlEngine:
             "Query terminated.",
             sequence=self._next_sequence(),
         )
+
+    def _stop_queries(self, ids: list[str]) -> None:
+        for query_id in ids:
+            self.queries.pop(query_id).state = "TERMINATED"
+            self.metastore.unlink_query(query_id)
 
     def _query(self, statement: st.QueryStatement, config) -> StatementResult:
         raise KsqlStatementException(

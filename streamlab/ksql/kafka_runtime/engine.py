@@ -326,13 +326,12 @@ class KafkaKsqlEngine(KsqlEngine):
         purge_interval_ms({statement.name: statement.value}, statement=statement.text)
         return super()._set_property(statement, config)
 
-    def _terminate(self, statement, config) -> StatementResult:
-        result = super()._terminate(statement, config)
+    def _stop_queries(self, ids: list[str]) -> None:
+        super()._stop_queries(ids)
         for query_id in [q for q in self.runners if q not in self.queries]:
             self.runners.pop(query_id).stop()
         for query_id in [q for q in self.stores if q not in self.queries]:
             self.stores.pop(query_id).destroy()  # ksqlDB deletes a terminated query's state
-        return result
 
     def _description(self, source, extended: bool) -> dict[str, Any]:
         """DESCRIBE … EXTENDED also counts what the queries reading the source consumed and
