@@ -14,8 +14,10 @@ offset (records of open transactions are never looked at):
 * a rewritten batch keeps its base offset and last offset delta (offsets never change; the
   consumer just finds gaps), its producer fields and timestamps, and is written uncompressed;
   a batch with nothing left is dropped;
-* transactional and control batches are copied as they are (a simplification: Kafka also
-  removes aborted records and, after the delete horizon, markers).
+* records of committed transactions are compacted like any others; a batch whose transaction
+  aborted goes whole (Kafka's cleaner discards aborted data); control batches (the COMMIT and
+  ABORT markers) are copied as they are (a simplification: Kafka removes a marker once its
+  transaction's records are gone and the delete horizon has passed).
 
 ``min.cleanable.dirty.ratio`` and ``min.compaction.lag.ms`` are not applied: a closed segment
 is cleaned on the next pass, so a lesson sees compaction within seconds.
@@ -45,6 +47,7 @@ class CleanStats:
     segments: int = 0
     records_removed: int = 0
     tombstones_removed: int = 0
+    aborted_removed: int = 0
     bytes_before: int = 0
     bytes_after: int = 0
 
@@ -113,7 +116,7 @@ def clean_log(plog, delete_retention_ms: int, now_ms: int | None = None) -> Clea
     latest: dict[bytes | None, int] = {}
     for _, segment in contents:
         for h, raw in segment:
-            if _skipped(h, end):
+            if _skipped(h, end) or _aborted(plog, h):
                 continue
             for rec in batches.iter_records(raw):
                 latest[rec.key] = rec.offset
@@ -124,6 +127,9 @@ def clean_log(plog, delete_retention_ms: int, now_ms: int | None = None) -> Clea
         for h, raw in segment:
             if _skipped(h, end):
                 out += raw
+                continue
+            if _aborted(plog, h):
+                stats.aborted_removed += h.record_count
                 continue
             records = list(batches.iter_records(raw))
             kept = []
@@ -152,7 +158,15 @@ def batches_of(plog, seg_no: int) -> list[tuple[batches.BatchHeader, bytes]]:
 
 
 def _skipped(h: batches.BatchHeader, end: int) -> bool:
-    return h.is_control or h.is_transactional or h.last_offset >= end
+    return h.is_control or h.last_offset >= end
+
+
+def _aborted(plog, h: batches.BatchHeader) -> bool:
+    """A transactional batch whose transaction ended in an ABORT marker."""
+    return h.is_transactional and any(
+        pid == h.producer_id and first <= h.base_offset < marker
+        for pid, first, marker in plog.aborted
+    )
 
 
 class LogCleaner:
@@ -180,13 +194,14 @@ class LogCleaner:
                 stats = clean_log(p.log, retention)
                 if stats.segments:
                     log.info(
-                        "cleaned %s-%d: %d segment(s), %d record(s) and %d tombstone(s) "
-                        "removed, %d -> %d bytes",
+                        "cleaned %s-%d: %d segment(s), %d record(s), %d tombstone(s) and %d "
+                        "aborted record(s) removed, %d -> %d bytes",
                         topic.name,
                         p.index,
                         stats.segments,
                         stats.records_removed,
                         stats.tombstones_removed,
+                        stats.aborted_removed,
                         stats.bytes_before,
                         stats.bytes_after,
                     )

@@ -1,7 +1,7 @@
 """Log compaction (``streamlab.kafka.cleaner``), including how it treats transactions: the
-cleaner keeps the latest record per key in closed segments, drops old tombstones, never
-touches the active segment, open transactions or transactional/control batches, and keeps
-every surviving record at its offset.
+cleaner keeps the latest record per key in closed segments (committed transactions' records
+too), drops old tombstones and aborted transactions' batches, never touches the active segment,
+open transactions or control batches, and keeps every surviving record at its offset.
 """
 
 from __future__ import annotations
@@ -85,24 +85,32 @@ def test_tombstones_go_after_delete_retention(tmp_path):
     assert contents(plog) == [(2, b"other", b"v")]
 
 
-def test_transactions_are_left_alone(tmp_path):
+def test_committed_transactions_compact_aborted_ones_go_open_ones_wait(tmp_path):
     plog = small_log(tmp_path)
     plog.append(record_batch([(b"k", b"plain-1")]), 0)  # 0
-    plog.append(record_batch([(b"k", b"txn")], pid=9, epoch=0), 0)  # 1, transactional
+    plog.append(record_batch([(b"k", b"txn")], pid=9, epoch=0), 0)  # 1, committed below
     plog.write_marker(9, 0, commit=True, leader_epoch=0)  # 2
-    plog.append(record_batch([(b"k", b"open")], pid=10, epoch=0), 0)  # 3, still open
-    plog.append(record_batch([(b"k", b"plain-2")]), 0)  # 4, beyond the LSO
-    plog.append(record_batch([(b"z", b"active")]), 0)  # 5
-    assert plog.last_stable_offset == 3
-    clean_log(plog, DAY_MS)
+    plog.append(record_batch([(b"j", b"gone")], pid=11, epoch=0), 0)  # 3, aborted below
+    plog.write_marker(11, 0, commit=False, leader_epoch=0)  # 4
+    plog.append(record_batch([(b"k", b"open")], pid=10, epoch=0), 0)  # 5, still open
+    plog.append(record_batch([(b"k", b"plain-2")]), 0)  # 6, beyond the LSO
+    plog.append(record_batch([(b"z", b"active")]), 0)  # 7
+    assert plog.last_stable_offset == 5
+    stats = clean_log(plog, DAY_MS)
+    assert (stats.records_removed, stats.aborted_removed) == (1, 1)
     assert contents(plog) == [
-        (0, b"k", b"plain-1"),  # its newer values are transactional or beyond the LSO
+        # plain-1 went for the committed txn value; the aborted batch went whole; the markers
+        # stay; nothing from the open transaction on is looked at
         (1, b"k", b"txn"),
-        (3, b"k", b"open"),
-        (4, b"k", b"plain-2"),
-        (5, b"z", b"active"),
+        (5, b"k", b"open"),
+        (6, b"k", b"plain-2"),
+        (7, b"z", b"active"),
     ]
-    assert plog.ongoing == {10: 3}
+    assert plog.ongoing == {10: 5}
+    assert plog.aborted_between(0, 5) == []  # its records are gone: nothing left to skip
+    plog.close()
+    reopened = small_log(tmp_path)  # the rewritten log rebuilds the same transaction state
+    assert (reopened.ongoing, reopened.last_stable_offset) == ({10: 5}, 5)
 
 
 def test_compacted_topic_is_cleaned_by_the_broker(tmp_path):
