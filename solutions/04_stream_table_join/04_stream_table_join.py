@@ -411,7 +411,7 @@ for r in read_topic(user_trades_topic):
 # **user**. To look a trade up in `USERS`, ksqlDB needs the trade on the partition where that user's
 # row lives — so it first **re-keys** (repartitions) the stream by `USERID` through an internal
 # topic, and the join's result keeps that key. `SHOW ALL TOPICS` lists the internal topics of the
-# query: the repartition topic, and the changelog topics of its state stores (Lab 03).
+# query: the repartition topic, and the changelog topic of its state store (Lab 03).
 
 # %%
 for t in ksql.execute("SHOW ALL TOPICS;")[0]["topics"]:
@@ -432,13 +432,11 @@ plot_partitions(by_symbol, "the same trades, keyed by symbol and by user", "by s
 #
 # ```text
 # _confluent-ksql-default_query_CSAS_USER_TRADES_1A2B3C_5-Join-repartition
-# _confluent-ksql-default_query_CSAS_USER_TRADES_1A2B3C_5-KafkaTopic_Left-Reduce-changelog
 # _confluent-ksql-default_query_CSAS_USER_TRADES_1A2B3C_5-KafkaTopic_Right-Reduce-changelog
 # ```
 #
 # and a bar chart: the 100 trades spread over the partitions one way by symbol, another way by user.
-# (This lab's engine re-keys in process and only records the repartition topic's name; ksqlDB
-# writes and reads a real topic.)
+# The stream side has no state store: only the table is materialized (`KafkaTopic_Right-Reduce`).
 #
 # ## 4.4 Left-join nulls, and a user who arrives late
 #

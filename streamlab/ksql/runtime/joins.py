@@ -74,8 +74,9 @@ class JoinProcessor(Processor):
         self.right_nulls = [None] * len(step.right_columns)
         self.on_error = context.expression_error("JOIN key")
         self.join_type = step.join_type
-        if step.kind != "stream-stream":  # the tables' stores
+        if step.kind == "table-table":  # the tables' stores (a stream side has none)
             self.left_store = open_store(context, "KafkaTopic_Left-Reduce")
+        if step.kind != "stream-stream":
             self.right_store = open_store(context, right_table_store(step))
         # stream-stream
         self.before = step.before_ms
