@@ -11,6 +11,11 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message
 
+# A CreateTime in the past for tests that set timestamps, in whole seconds: an hour ago, not a
+# fixed date, since the broker's retention (7 days, by record timestamp) would delete records
+# stamped with an old date at its next pass, in the middle of a test.
+T0 = (int(time.time()) - 3600) * 1000
+
 
 def unique(prefix: str = "t") -> str:
     """A topic/group name no other test uses (hyphens only: Kafka warns on '.' vs '_')."""

@@ -6,9 +6,7 @@ import pytest
 from confluent_kafka import OFFSET_END, KafkaError
 from confluent_kafka import TopicPartition as TP
 from confluent_kafka.admin import OffsetSpec
-from conformance_helpers import error_of, result
-
-T0 = 1_700_000_000_000
+from conformance_helpers import T0, error_of, result
 
 
 def _five_records(kafka, codec: str) -> str:

@@ -11,9 +11,9 @@ from confluent_kafka import (
     TIMESTAMP_LOG_APPEND_TIME,
     KafkaError,
 )
+from conformance_helpers import T0
 
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
-T0 = 1_700_000_000_000  # a fixed CreateTime in the past (ms)
 
 
 @pytest.mark.parametrize("acks", ["0", "1", "all"])
