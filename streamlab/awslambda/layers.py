@@ -13,8 +13,6 @@ versions under the function's data directory, and :func:`python_paths` gives the
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import datetime as dt
 import hashlib
@@ -32,6 +30,7 @@ from typing import Any
 from streamlab.awslambda import exceptions as exc
 from streamlab.awslambda.packages import check_package
 from streamlab.awslambda.utils import ACCOUNT_ID, code_sha256
+from streamlab.awslambda.utils import page as page_of
 
 MAX_LAYERS = 5  # per function, AWS quota
 
@@ -344,16 +343,7 @@ def page(
             "Member must have value "
             + ("greater than or equal to 1" if max_items < 1 else "less than or equal to 50"),
         )
-    start = 0
-    if marker:
-        try:
-            start = int(base64.b64decode(marker).decode())
-        except (ValueError, binascii.Error):
-            raise exc.InvalidParameterValueException(f"Invalid marker: {marker}") from None
-    size = max_items or 50
-    nxt = start + size
-    next_marker = base64.b64encode(str(nxt).encode()).decode() if nxt < len(items) else None
-    return items[start:nxt], next_marker
+    return page_of(items, marker, max_items or 50)
 
 
 # --- mounting --------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from streamlab.awslambda.utils import (
     function_arn,
     last_modified,
     mapping_arn,
+    page,
     request_id,
     revision_id,
     split_function_name,
@@ -778,18 +779,8 @@ class LambdaBackend:
     def list_functions(
         self, marker: str | None, max_items: int | None
     ) -> tuple[list[LambdaFunction], str | None]:
-        names = sorted(self.functions)
-        start = 0
-        if marker:
-            try:
-                start = int(base64.b64decode(marker).decode())
-            except (ValueError, binascii.Error):
-                raise exc.InvalidParameterValueException("Invalid marker: " + marker) from None
-        size = min(max_items or 50, 50)
-        page = names[start : start + size]
-        nxt = start + size
-        next_marker = base64.b64encode(str(nxt).encode()).decode() if nxt < len(names) else None
-        return [self.functions[n] for n in page], next_marker
+        names, next_marker = page(sorted(self.functions), marker, min(max_items or 50, 50))
+        return [self.functions[n] for n in names], next_marker
 
     def _check_revision(self, fn: LambdaFunction, revision: str | None) -> None:
         if revision is not None and revision != fn.revision_id:

@@ -29,6 +29,14 @@ def json_reply(data: Any, status: int = 200, headers: dict[str, str] | None = No
     )
 
 
+def listing_reply(key: str, items: list[Any], marker: str | None) -> web.Response:
+    """A listing's page, ``{key: items}``, with ``NextMarker`` when more pages follow."""
+    out: dict[str, Any] = {key: items}
+    if marker:
+        out["NextMarker"] = marker
+    return json_reply(out)
+
+
 def empty_reply(status: int = 204) -> web.Response:
     return web.Response(status=status, headers={"x-amzn-RequestId": request_id()})
 
@@ -101,10 +109,7 @@ class LambdaResponses:
 
     async def list_functions(self, b: LambdaBackend, c: Call) -> web.Response:
         fns, marker = b.list_functions(c.query.get("Marker"), c.int_query("MaxItems"))
-        out: dict[str, Any] = {"Functions": [f.configuration() for f in fns]}
-        if marker:
-            out["NextMarker"] = marker
-        return json_reply(out)
+        return listing_reply("Functions", [f.configuration() for f in fns], marker)
 
     def _function_reply(self, b: LambdaBackend, fn: LambdaFunction) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -159,10 +164,7 @@ class LambdaResponses:
             c.query.get("Marker"),
             c.int_query("MaxItems"),
         )
-        out: dict[str, Any] = {"LayerVersions": [v.list_item() for v in items]}
-        if marker:
-            out["NextMarker"] = marker
-        return json_reply(out)
+        return listing_reply("LayerVersions", [v.list_item() for v in items], marker)
 
     async def list_layers(self, b: LambdaBackend, c: Call) -> web.Response:
         if c.query.get("find") == "LayerVersion":  # GetLayerVersionByArn shares the path
@@ -174,19 +176,11 @@ class LambdaResponses:
             c.query.get("Marker"),
             c.int_query("MaxItems"),
         )
-        out: dict[str, Any] = {
-            "Layers": [
-                {
-                    "LayerName": v.name,
-                    "LayerArn": v.layer_arn,
-                    "LatestMatchingVersion": v.list_item(),
-                }
-                for v in items
-            ]
-        }
-        if marker:
-            out["NextMarker"] = marker
-        return json_reply(out)
+        layers = [
+            {"LayerName": v.name, "LayerArn": v.layer_arn, "LatestMatchingVersion": v.list_item()}
+            for v in items
+        ]
+        return listing_reply("Layers", layers, marker)
 
     # --- invoke -------------------------------------------------------------------------------
 
@@ -257,10 +251,7 @@ class LambdaResponses:
             c.query.get("Marker"),
             c.int_query("MaxItems"),
         )
-        out: dict[str, Any] = {"EventSourceMappings": [m.configuration() for m in items]}
-        if marker:
-            out["NextMarker"] = marker
-        return json_reply(out)
+        return listing_reply("EventSourceMappings", [m.configuration() for m in items], marker)
 
     async def update_event_source_mapping(self, b: LambdaBackend, c: Call) -> web.Response:
         m = await b.update_event_source_mapping(c.params["uuid"], c.json())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import hashlib
 import os
@@ -75,3 +76,19 @@ def trace_id() -> str:
         f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};"
         f"Parent={os.urandom(8).hex()};Sampled=0;Lineage=1:{os.urandom(4).hex()}:0"
     )
+
+
+def page(items: list, marker: str | None, size: int) -> tuple[list, str | None]:
+    """One page of a listing: ``size`` items from the one the (base64) ``marker`` names, and
+    the marker of the next page, if any (ListFunctions' and the layer listings' markers)."""
+    from streamlab.awslambda import exceptions as exc
+
+    start = 0
+    if marker:
+        try:
+            start = int(base64.b64decode(marker).decode())
+        except (ValueError, binascii.Error):
+            raise exc.InvalidParameterValueException(f"Invalid marker: {marker}") from None
+    nxt = start + size
+    next_marker = base64.b64encode(str(nxt).encode()).decode() if nxt < len(items) else None
+    return items[start:nxt], next_marker
