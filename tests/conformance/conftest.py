@@ -15,9 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+)
 from confluent_kafka import TopicPartition as TP
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from conformance_helpers import poll_n, result, unique, wait_for
 
 SASL_USERS = {"alice": "alice-secret", "bob": "bob-secret"}
@@ -169,7 +176,12 @@ class Target:
         return name
 
     def wait_topic(self, name: str, partitions: int) -> None:
-        """Until metadata shows every partition with a leader (creation is async in Kafka)."""
+        """Until every partition has a leader that serves it (creation is async in Kafka).
+
+        Metadata alone is not enough on real Kafka: a KRaft broker updates its metadata cache
+        before its replica manager takes leadership, so for a moment it names itself leader yet
+        answers NOT_LEADER_OR_FOLLOWER. A client retries that; hand-made wire requests in these
+        tests do not, so wait until ListOffsets (served by the leader's log) succeeds."""
 
         def ready() -> bool:
             md = self.admin.list_topics(name, timeout=10).topics.get(name)
@@ -180,7 +192,17 @@ class Target:
                 and all(p.leader >= 0 for p in md.partitions.values())
             )
 
+        def served() -> bool:
+            request = {TP(name, p): OffsetSpec.latest() for p in range(partitions)}
+            try:
+                for future in self.admin.list_offsets(request, request_timeout=10).values():
+                    future.result(timeout=10)
+            except KafkaException:
+                return False
+            return True
+
         wait_for(ready, what=f"topic {name} with {partitions} partitions")
+        wait_for(served, what=f"the leaders of topic {name} to serve it")
 
     def topic_names(self) -> set[str]:
         return set(self.admin.list_topics(timeout=10).topics)
