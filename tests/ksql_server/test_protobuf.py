@@ -182,3 +182,45 @@ def test_restart_replays_the_inferred_stream_and_keeps_writing(kafka, registry, 
     assert len(out) == 3
     # one schema version for the sink: the restarted query reuses the registered schema
     assert client.get_versions("big-trades-value") == [1]
+
+
+def test_drop_cleans_up_the_querys_topics_schemas_and_group(kafka, registry, ksql_sr, trades):
+    """ksqlDB's QueryCleanupService: a terminated query's internal topics, their subjects and
+    its consumer group go; the sink topic and its subject stay (no DELETE TOPIC)."""
+    from confluent_kafka.admin import AdminClient
+
+    ksql_ok(
+        ksql_sr.url,
+        f"CREATE STREAM IF NOT EXISTS TRADE_SETTLEMENT WITH (KAFKA_TOPIC='{TOPIC}', "
+        "VALUE_FORMAT='PROTOBUF', TIMESTAMP='timestamp');",
+    )
+    [status] = ksql_ok(
+        ksql_sr.url,
+        "CREATE TABLE AMOUNT_BY_USER WITH (KAFKA_TOPIC='amount-by-user') AS "
+        "SELECT USER, SUM(AMOUNT) AS TOTAL FROM TRADE_SETTLEMENT GROUP BY USER;",
+        EARLIEST,
+    )
+    assert len(read_topic(kafka.bootstrap, "amount-by-user", 6)) == 6
+    app_id = f"_confluent-ksql-default_query_{status['commandStatus']['queryId']}"
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
+    sr_client = SchemaRegistryClient({"url": registry.url})
+
+    def ours(names) -> list[str]:
+        return sorted(n for n in names if n.startswith(app_id))
+
+    internal = [
+        f"{app_id}-Aggregate-{s}"
+        for s in ("Aggregate-Materialize-changelog", "GroupBy-repartition")
+    ]
+    assert ours(admin.list_topics(timeout=10).topics) == internal
+    # the repartition topic holds PROTOBUF rows (the changelog holds the engine's own encoding)
+    assert ours(sr_client.get_subjects()) == [f"{internal[1]}-value"]
+    groups = admin.list_consumer_groups().result(10).valid
+    assert app_id in {g.group_id for g in groups}
+
+    ksql_ok(ksql_sr.url, "DROP TABLE AMOUNT_BY_USER;")
+    assert ours(admin.list_topics(timeout=10).topics) == []
+    assert ours(sr_client.get_subjects()) == []
+    assert ours(g.group_id for g in admin.list_consumer_groups().result(10).valid) == []
+    assert "amount-by-user" in admin.list_topics(timeout=10).topics
+    assert "amount-by-user-value" in sr_client.get_subjects()

@@ -31,6 +31,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from streamlab.ksql.engine import KsqlEngine, PersistentQuery, StatementResult
 from streamlab.ksql.errors import KsqlException, KsqlStatementException
 from streamlab.ksql.kafka_runtime import processing_log as plog
+from streamlab.ksql.kafka_runtime.query_cleanup import clean_up
 from streamlab.ksql.kafka_runtime.runner import (
     EXACTLY_ONCE_V2,
     QueryRunner,
@@ -332,6 +333,9 @@ class KafkaKsqlEngine(KsqlEngine):
             self.runners.pop(query_id).stop()
         for query_id in [q for q in self.stores if q not in self.queries]:
             self.stores.pop(query_id).destroy()  # ksqlDB deletes a terminated query's state
+        names = self.topics.list_topics() if ids else []
+        for query_id in ids:  # … and its internal topics, their schemas and its group
+            clean_up(self.topics.admin, names, self.group_id(query_id), TIMEOUT)  # type: ignore[attr-defined]
 
     def _description(self, source, extended: bool) -> dict[str, Any]:
         """DESCRIBE … EXTENDED also counts what the queries reading the source consumed and
