@@ -26,6 +26,18 @@ def _configs(kafka, topic: str) -> dict[str, ConfigEntry]:
     return result(kafka.admin.describe_configs([res])[res])
 
 
+def _configs_once(kafka, topic: str, changed: dict[str, str]) -> dict[str, ConfigEntry]:
+    """The topic's configs once they show ``changed``. Real Kafka answers an alter when the
+    controller has committed it; the broker that answers DescribeConfigs applies it a moment
+    later, so a client that reads its own write must wait for it."""
+
+    def shown() -> dict[str, ConfigEntry] | None:
+        cfg = _configs(kafka, topic)
+        return cfg if all(cfg[k].value == v for k, v in changed.items()) else None
+
+    return wait_for(shown, what=f"{topic} to show {changed}")
+
+
 def _partitions(kafka, topic: str) -> int:
     return len(kafka.admin.list_topics(topic, timeout=10).topics[topic].partitions)
 
@@ -150,8 +162,7 @@ def test_alter_configs_replaces_the_whole_set(kafka):
     with pytest.warns(DeprecationWarning):
         fut = kafka.admin.alter_configs([res])
     assert result(fut[res]) is None
-    cfg = _configs(kafka, topic)
-    assert cfg["retention.ms"].value == "1000"
+    cfg = _configs_once(kafka, topic, {"retention.ms": "1000"})
     assert cfg["cleanup.policy"].value == "delete"  # not in the request: back to default
     assert cfg["cleanup.policy"].is_default
 
@@ -166,13 +177,13 @@ def test_incremental_alter_configs(kafka):
     topic = kafka.create_topic(config={"retention.ms": "5000"})
     S, D, A = AlterConfigOpType.SET, AlterConfigOpType.DELETE, AlterConfigOpType.APPEND
     assert result(_incremental(kafka, topic, ("max.message.bytes", "2000", S))) is None
-    cfg = _configs(kafka, topic)
-    assert (cfg["max.message.bytes"].value, cfg["retention.ms"].value) == ("2000", "5000")
+    cfg = _configs_once(kafka, topic, {"max.message.bytes": "2000"})
+    assert cfg["retention.ms"].value == "5000"
 
     fut = _incremental(kafka, topic, ("retention.ms", None, D), ("cleanup.policy", "compact", A))
     assert result(fut) is None
-    cfg = _configs(kafka, topic)
-    assert cfg["retention.ms"].value == "604800000" and cfg["retention.ms"].is_default
+    cfg = _configs_once(kafka, topic, {"retention.ms": "604800000"})
+    assert cfg["retention.ms"].is_default
     assert cfg["cleanup.policy"].value == "delete,compact"  # appended to the default list
 
     for bad in [("no.such.config", "1", S), ("retention.ms", "soon", S)]:
@@ -185,6 +196,7 @@ def test_incremental_alter_configs(kafka):
 def test_altered_limit_is_enforced(kafka):
     topic = kafka.create_topic()
     result(_incremental(kafka, topic, ("max.message.bytes", "1000", AlterConfigOpType.SET)))
+    _configs_once(kafka, topic, {"max.message.bytes": "1000"})
     reports = kafka.produce(topic, [b"x" * 5000], check=False)
     assert reports[0][0].code() == KafkaError.MSG_SIZE_TOO_LARGE
 
