@@ -121,6 +121,13 @@ def _checkpointed(app_dir: str) -> int:
         return -1
 
 
+def _wait_committed(bootstrap: str, group: str, count: int) -> None:
+    """Until both sub-topologies of the GROUP BY committed ``count`` records: the one reading
+    the source and the aggregation reading its repartition topic."""
+    for topic in ("visits", f"{group}-Aggregate-GroupBy-repartition"):
+        wait_for(lambda t=topic: committed(bootstrap, group, t, 2) == count, message=topic)
+
+
 def _clicks(start: int, stop: int, pages=("home", "cart", "shop")):
     return [
         (i.to_bytes(4, "big"), json.dumps({"PAGE": pages[i % 3]}).encode())
@@ -145,7 +152,7 @@ def test_killed_or_wiped_engine_restores_its_table_and_counts_on(kafka, tmp_path
         app_dir = os.path.join(ksql.work_dir, "data", group)
 
         produce(kafka.bootstrap, "visits", _clicks(0, 30))
-        wait_for(lambda: committed(kafka.bootstrap, group, "visits", 2) == 30, message="commit")
+        _wait_committed(kafka.bootstrap, group, 30)
         before = _pull(ksql.url, "SELECT * FROM VISITS_PER_PAGE;")
         assert before == [("cart", 10), ("home", 10), ("shop", 10)]
         assert os.path.isdir(os.path.join(app_dir, STORE))
@@ -166,7 +173,7 @@ def test_killed_or_wiped_engine_restores_its_table_and_counts_on(kafka, tmp_path
         assert 3 <= _restored(ksql, query_id) <= 30  # each key once at least (if compacted)
 
         produce(kafka.bootstrap, "visits", _clicks(30, 36))
-        wait_for(lambda: committed(kafka.bootstrap, group, "visits", 2) == 36, message="commit")
+        _wait_committed(kafka.bootstrap, group, 36)
         # counted on from the restored state: no update lost, none counted twice
         after = _pull(ksql.url, "SELECT * FROM VISITS_PER_PAGE;")
         assert after == [("cart", 12), ("home", 12), ("shop", 12)]
