@@ -92,6 +92,8 @@ class PartitionLog:
         self._pos = array("q")
         self._len = array("i")
         self.log_start_offset = 0
+        # the log cleaner's first dirty offset (Kafka's cleaner-offset-checkpoint; cleaner.py)
+        self.cleaner_checkpoint: int | None = None
         self.end_offset = 0  # next offset to assign (the high watermark on a one-copy log)
         self.producers: dict[int, ProducerState] = {}
         self.ongoing: dict[int, int] = {}  # producer id -> first offset of its open transaction

@@ -61,3 +61,34 @@ def poll_n(consumer: Consumer, count: int, timeout: float = 20) -> list[Message]
             pytest.fail(f"consumer error: {m.error()}")
         msgs.append(m)
     return msgs
+
+
+def own_cluster(kind: str, tmp, broker: dict[str, str]):
+    """Start a cluster of its own for a module that needs broker settings (server.properties
+    ``broker``) the shared ``kafka`` fixture does not have; yields its bootstrap address.
+    The emulator takes them as the flags ``streamlab.stack`` maps them to."""
+    if kind == "emulator":
+        from streamlab.kafka.testing import ClusterProcess
+        from streamlab.stack import EMULATED_BROKER_PROPERTIES
+
+        flags = tuple(arg for k, v in broker.items() for arg in (EMULATED_BROKER_PROPERTIES[k], v))
+        cluster = ClusterProcess(str(tmp / "main"), extra_args=flags).start()
+        try:
+            yield cluster.bootstrap
+        finally:
+            cluster.stop()
+        return
+    from streamlab import realkafka
+
+    ok, reason = realkafka.available()
+    if not ok:
+        pytest.skip(f"real Kafka unavailable: {reason}")
+    server = realkafka.RealKafka(tmp / "main", overrides=broker)
+    try:
+        server.start(timeout=80)
+    except realkafka.RealKafkaUnavailable as e:
+        pytest.skip(f"real Kafka unavailable: {e}")
+    try:
+        yield server.bootstrap
+    finally:
+        server.stop()

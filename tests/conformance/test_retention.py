@@ -19,7 +19,7 @@ from confluent_kafka.admin import (
     ConfigResource,
     NewTopic,
 )
-from conformance_helpers import result, unique, wait_for
+from conformance_helpers import own_cluster, result, unique, wait_for
 
 HOUR_MS = 3_600_000
 SEGMENT_BYTES = 1_048_576
@@ -35,28 +35,7 @@ BROKER = {"log.retention.check.interval.ms": str(CHECK_MS), "log.initial.task.de
 )
 def bootstrap(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"retention-{request.param}")
-    if request.param == "emulator":
-        from streamlab.kafka.testing import ClusterProcess
-
-        flags = ("--log-retention-check-interval-ms", str(CHECK_MS))
-        flags += ("--log-initial-task-delay-ms", "0")
-        cluster = ClusterProcess(str(tmp / "main"), extra_args=flags).start()
-        yield cluster.bootstrap
-        cluster.stop()
-        return
-    from streamlab import realkafka
-
-    ok, reason = realkafka.available()
-    if not ok:
-        pytest.skip(f"real Kafka unavailable: {reason}")
-
-    broker = realkafka.RealKafka(tmp / "main", overrides=BROKER)
-    try:
-        broker.start(timeout=80)
-    except realkafka.RealKafkaUnavailable as e:
-        pytest.skip(f"real Kafka unavailable: {e}")
-    yield broker.bootstrap
-    broker.stop()
+    yield from own_cluster(request.param, tmp, BROKER)
 
 
 def create(bootstrap: str, **configs: str) -> str:

@@ -1,7 +1,8 @@
 """Log compaction (``streamlab.kafka.cleaner``), including how it treats transactions: the
 cleaner keeps the latest record per key in closed segments (committed transactions' records
-too), drops old tombstones and aborted transactions' batches, never touches the active segment,
-open transactions or control batches, and keeps every surviving record at its offset.
+too), drops tombstones past their delete horizon and aborted transactions' batches, never
+touches the active segment, open transactions or control batches, keeps every surviving record
+at its offset, and cleans a partition only when its dirty ratio or compaction lags say so.
 """
 
 from __future__ import annotations
@@ -72,17 +73,47 @@ def test_partly_superseded_batch_keeps_its_offsets(tmp_path):
     assert batches.split(plog.read(0, 1 << 20)[: first.length])  # the CRC is valid
 
 
-def test_tombstones_go_after_delete_retention(tmp_path):
+def test_a_tombstone_goes_at_its_delete_horizon_on_a_later_cleaning(tmp_path):
     plog = small_log(tmp_path)
     now = int(time.time() * 1000)
     plog.append(record_batch([(b"k", b"v")], ts=now), 0)
     plog.append(record_batch([(b"k", None)], ts=now), 0)  # the delete
     plog.append(record_batch([(b"other", b"v")], ts=now), 0)
     clean_log(plog, DAY_MS, now_ms=now + 1000)
-    assert contents(plog) == [(1, b"k", None), (2, b"other", b"v")]  # young: kept
-    stats = clean_log(plog, DAY_MS, now_ms=now + DAY_MS + 1)
+    assert contents(plog) == [(1, b"k", None), (2, b"other", b"v")]  # kept, its horizon set
+    tombstone = batches.read_header(plog.read(1, 1 << 20))
+    assert tombstone.delete_horizon_ms == now + 1000 + DAY_MS
+    assert [r.timestamp for r in batches.iter_records(plog.read(1, 1 << 20))][:1] == [now]
+    # past the horizon, but nothing new is dirty: Kafka does not clean the partition again
+    later = now + 1000 + DAY_MS + 1
+    assert clean_log(plog, DAY_MS, now_ms=later).segments == 0
+    plog.append(record_batch([(b"more", b"v")], ts=now), 0)  # the active segment moves on
+    stats = clean_log(plog, DAY_MS, now_ms=later)
     assert stats.tombstones_removed == 1
-    assert contents(plog) == [(2, b"other", b"v")]
+    assert contents(plog) == [(2, b"other", b"v"), (3, b"more", b"v")]
+
+
+def test_dirty_ratio_and_compaction_lags_decide_when_a_partition_is_cleaned(tmp_path):
+    plog = small_log(tmp_path)
+    now = int(time.time() * 1000)
+    for i in range(4):
+        plog.append(record_batch([(b"k", str(i).encode())], ts=now - 10_000), 0)
+    assert clean_log(plog, DAY_MS, now_ms=now, min_cleanable_ratio=0.5).records_removed == 2
+    plog.append(record_batch([(b"k", b"4")], ts=now), 0)  # dirty: half the bytes, not more
+    assert clean_log(plog, DAY_MS, now_ms=now, min_cleanable_ratio=0.5).segments == 0
+    # max.compaction.lag.ms: a dirty record older than it forces the cleaning
+    stats = clean_log(plog, DAY_MS, now_ms=now, min_cleanable_ratio=0.5, max_lag_ms=5_000)
+    assert stats.records_removed == 1
+    assert contents(plog) == [(3, b"k", b"3"), (4, b"k", b"4")]
+
+    young = PartitionLog(str(tmp_path / "young-0"), segment_bytes=100)
+    for i in range(3):
+        young.append(record_batch([(b"k", str(i).encode())], ts=now - 1000 * (3 - i)), 0)
+    # min.compaction.lag.ms: only segments whose records are all older than it are dirty
+    assert clean_log(young, DAY_MS, now_ms=now, min_lag_ms=60_000).segments == 0
+    assert clean_log(young, DAY_MS, now_ms=now, min_lag_ms=2_500).records_removed == 0
+    assert clean_log(young, DAY_MS, now_ms=now).records_removed == 1
+    assert contents(young) == [(1, b"k", b"1"), (2, b"k", b"2")]
 
 
 def test_committed_transactions_compact_aborted_ones_go_open_ones_wait(tmp_path):
