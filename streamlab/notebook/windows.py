@@ -170,12 +170,18 @@ def plot_window_counts(rows: list[dict[str, Any]], column: str, title: str):
     return fig
 
 
-def settle_group(consumers: dict[str, Any], partitions: int, timeout: float = 30) -> dict:
+#: how long a group's assignment must stay unchanged to count as settled: longer than
+#: librdkafka's ``heartbeat.interval.ms`` (3 s), since members that own partitions learn of a
+#: rebalance a newcomer started only at their next heartbeat
+SETTLED_FOR = 4.0
+
+
+def settle_group(consumers: dict[str, Any], partitions: int, timeout: float = 60) -> dict:
     """Poll every member of a consumer group in turn until every member has joined and the
     rebalance is over: each partition owned once, ``min(members, partitions)`` members busy, and
-    no change for a moment. Returns member name -> sorted partitions ([] for an idle member).
-    The polls consume records: seek the members back (``seek`` to ``OFFSET_BEGINNING``) to
-    read from the start afterwards."""
+    no change for ``SETTLED_FOR`` seconds. Returns member name -> sorted partitions ([] for an
+    idle member). The polls consume records: seek the members back (``seek`` to
+    ``OFFSET_BEGINNING``) to read from the start afterwards."""
     deadline = time.monotonic() + timeout
     busy = min(len(consumers), partitions)
     last, stable_since = None, time.monotonic()
@@ -192,9 +198,12 @@ def settle_group(consumers: dict[str, Any], partitions: int, timeout: float = 30
         )
         if now != last or not settled:
             last, stable_since = now, time.monotonic()
-        elif time.monotonic() - stable_since > 1.5:
+        elif time.monotonic() - stable_since > SETTLED_FOR:
             return now
-    return last or {}
+    raise TimeoutError(
+        f"the group did not settle within {timeout:.0f} s (last seen: {last}); is the broker "
+        "up? Close these consumers and run the cell again"
+    )
 
 
 def plot_scaling(sim, title: str, observed: list[tuple[float, int]] | None = None):

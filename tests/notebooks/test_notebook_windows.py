@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 
 import pytest
 
@@ -72,3 +73,38 @@ def test_recent_morning_is_nine_utc_at_least_ten_minutes_back() -> None:
     assert windows.hhmmss(windows.recent_morning()) == "09:00:00"
     assert windows.recent_morning() == windows.recent_morning()  # fixed for the kernel session
     assert windows.recent_morning(hour=0, lead_ms=0, now_ms=BASE) == BASE - 9 * 3_600_000
+
+
+def test_settle_group_waits_out_a_rebalance_a_late_member_started(tmp_path) -> None:
+    """A member that joins a settled group starts a rebalance the owners only hear of at their
+    next heartbeat; settle_group must not call the group settled in between (lab 08 read its
+    orders twice once, when a rebalance finished during the read)."""
+    from confluent_kafka import Consumer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from streamlab.kafka.testing import ClusterProcess
+
+    with ClusterProcess(str(tmp_path / "kafka")) as kafka:
+        admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
+        admin.create_topics([NewTopic("orders", 3, 1)])["orders"].result(10)
+
+        def member(name: str) -> Consumer:
+            c = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": "g", "client.id": name})
+            c.subscribe(["orders"])
+            return c
+
+        members = {name: member(name) for name in ("a", "b", "c")}
+        try:
+            assert sorted(map(len, windows.settle_group(members, 3).values())) == [1, 1, 1]
+            members["d"] = member("d")  # the late one
+            settled = windows.settle_group(members, 3)
+            assert sorted(map(len, settled.values())) == [0, 1, 1, 1]
+            deadline = time.monotonic() + 2 * windows.SETTLED_FOR
+            while time.monotonic() < deadline:  # and it stays so: no rebalance was pending
+                for c in members.values():
+                    c.poll(0.05)
+                now = {n: sorted(tp.partition for tp in c.assignment()) for n, c in members.items()}
+                assert now == settled
+        finally:
+            for c in members.values():
+                c.close()
