@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Message
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 # A CreateTime in the past for tests that set timestamps, in whole seconds: an hour ago, not a
 # fixed date, since the broker's retention (7 days, by record timestamp) would delete records
@@ -63,10 +63,24 @@ def poll_n(consumer: Consumer, count: int, timeout: float = 20) -> list[Message]
     return msgs
 
 
-def own_cluster(kind: str, tmp, broker: dict[str, str]):
-    """Start a cluster of its own for a module that needs broker settings (server.properties
-    ``broker``) the shared ``kafka`` fixture does not have; yields its bootstrap address.
-    The emulator takes them as the flags ``streamlab.stack`` maps them to."""
+def own_cluster_fixture(name: str, broker: dict[str, str]):
+    """A module fixture ``bootstrap`` for a module that needs broker settings (server.properties
+    ``broker``) the shared ``kafka`` fixture does not have: a cluster of its own per system,
+    parametrized ``emulator`` and ``realkafka``. The emulator takes the settings as the flags
+    ``streamlab.stack`` maps them to."""
+
+    @pytest.fixture(
+        scope="module",
+        params=["emulator", pytest.param("realkafka", marks=pytest.mark.realkafka)],
+    )
+    def bootstrap(request, tmp_path_factory):
+        tmp = tmp_path_factory.mktemp(f"{name}-{request.param}")
+        yield from _own_cluster(request.param, tmp, broker)
+
+    return bootstrap
+
+
+def _own_cluster(kind: str, tmp, broker: dict[str, str]):
     if kind == "emulator":
         from streamlab.kafka.testing import ClusterProcess
         from streamlab.stack import EMULATED_BROKER_PROPERTIES
@@ -92,3 +106,22 @@ def own_cluster(kind: str, tmp, broker: dict[str, str]):
         yield server.bootstrap
     finally:
         server.stop()
+
+
+def read_partition(bootstrap: str, topic: str, partition: int = 0) -> list[Message]:
+    """Every record of one partition, from its start to its end."""
+    c = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": unique("reader"), "enable.partition.eof": True}
+    )
+    c.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+    out = []
+    try:
+        while True:
+            m = c.poll(10)
+            assert m is not None, "no end of partition"
+            if m.error():
+                assert m.error().code() == KafkaError._PARTITION_EOF
+                return out
+            out.append(m)
+    finally:
+        c.close()

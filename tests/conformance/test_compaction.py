@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from conformance_helpers import own_cluster, result, unique, wait_for
+from conformance_helpers import own_cluster_fixture, read_partition, result, unique, wait_for
 
 HOUR_MS = 3_600_000
 VALUE = b"x" * 400_000
@@ -29,13 +29,7 @@ COMPACT = {
 }
 
 
-@pytest.fixture(
-    scope="module",
-    params=["emulator", pytest.param("realkafka", marks=pytest.mark.realkafka)],
-)
-def bootstrap(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(f"compaction-{request.param}")
-    yield from own_cluster(request.param, tmp, BROKER)
+bootstrap = own_cluster_fixture("compaction", BROKER)
 
 
 def create(bootstrap: str, **configs: str) -> str:
@@ -55,21 +49,9 @@ def produce(bootstrap: str, topic: str, records: list[tuple[str, bool]], ts: int
 
 def read(bootstrap: str, topic: str) -> list[tuple[int, str, bool]]:
     """(offset, key, tombstone?) of every record in the partition."""
-    c = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": unique("reader"), "enable.partition.eof": True}
-    )
-    c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-    out = []
-    try:
-        while True:
-            m = c.poll(10)
-            assert m is not None, "no end of partition"
-            if m.error():
-                assert m.error().code() == KafkaError._PARTITION_EOF
-                return out
-            out.append((m.offset(), m.key().decode(), m.value() is None))
-    finally:
-        c.close()
+    return [
+        (m.offset(), m.key().decode(), m.value() is None) for m in read_partition(bootstrap, topic)
+    ]
 
 
 def offsets(bootstrap: str, topic: str) -> list[int]:

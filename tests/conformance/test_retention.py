@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -19,7 +19,7 @@ from confluent_kafka.admin import (
     ConfigResource,
     NewTopic,
 )
-from conformance_helpers import own_cluster, result, unique, wait_for
+from conformance_helpers import own_cluster_fixture, read_partition, result, unique, wait_for
 
 HOUR_MS = 3_600_000
 SEGMENT_BYTES = 1_048_576
@@ -29,13 +29,7 @@ WAIT = 60  # seconds
 BROKER = {"log.retention.check.interval.ms": str(CHECK_MS), "log.initial.task.delay.ms": "0"}
 
 
-@pytest.fixture(
-    scope="module",
-    params=["emulator", pytest.param("realkafka", marks=pytest.mark.realkafka)],
-)
-def bootstrap(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(f"retention-{request.param}")
-    yield from own_cluster(request.param, tmp, BROKER)
+bootstrap = own_cluster_fixture("retention", BROKER)
 
 
 def create(bootstrap: str, **configs: str) -> str:
@@ -62,25 +56,7 @@ def watermarks(bootstrap: str, topic: str) -> tuple[int, int]:
 
 
 def offsets_read(bootstrap: str, topic: str) -> list[int]:
-    c = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": unique("reader"),
-            "enable.partition.eof": True,
-        }
-    )
-    c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-    out = []
-    try:
-        while True:
-            m = c.poll(10)
-            assert m is not None, "no end of partition"
-            if m.error():
-                assert m.error().code() == KafkaError._PARTITION_EOF
-                return out
-            out.append(m.offset())
-    finally:
-        c.close()
+    return [m.offset() for m in read_partition(bootstrap, topic)]
 
 
 def now_ms() -> int:
