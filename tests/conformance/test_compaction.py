@@ -14,13 +14,20 @@ import time
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+)
 from conformance_helpers import own_cluster_fixture, read_partition, result, unique, wait_for
 
 HOUR_MS = 3_600_000
 VALUE = b"x" * 400_000
 BACKOFF_MS = 300
 WAIT = 60  # seconds
+SET = AlterConfigOpType.SET
 BROKER = {"log.cleaner.backoff.ms": str(BACKOFF_MS), "log.initial.task.delay.ms": "0"}
 COMPACT = {
     "cleanup.policy": "compact",
@@ -94,12 +101,19 @@ def test_min_compaction_lag_keeps_young_records(bootstrap):
 
 @pytest.mark.timeout(180)
 def test_a_tombstone_goes_at_its_delete_horizon_on_a_later_cleaning(bootstrap):
-    kept = create(bootstrap, **{"delete.retention.ms": str(HOUR_MS)})
-    gone = create(bootstrap, **{"delete.retention.ms": "0"})
+    # held back by min.compaction.lag.ms while the records go in, so that one cleaning sees
+    # them all (two would remove gone's tombstone at the second: its horizon is now)
+    held = {"min.compaction.lag.ms": str(HOUR_MS)}
+    kept = create(bootstrap, **held, **{"delete.retention.ms": str(HOUR_MS)})
+    gone = create(bootstrap, **held, **{"delete.retention.ms": "0"})
     # [0 a, 1 a=tombstone, 2 b] [3 b, 4 c] and the active [5 c]: a's delete is in a closed segment
     records = [("a", False), ("a", True), ("b", False), ("b", False), ("c", False), ("c", False)]
+    admin = AdminClient({"bootstrap.servers": bootstrap})
     for topic in (kept, gone):
         produce(bootstrap, topic, records)
+        entry = ConfigEntry("min.compaction.lag.ms", "0", incremental_operation=SET)
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[entry])
+        result(admin.incremental_alter_configs([resource])[resource])
     # the first cleaning keeps every tombstone: it only sets its delete horizon
     after_first = [(1, "a", True), (3, "b", False), (4, "c", False), (5, "c", False)]
     for topic in (kept, gone):

@@ -218,3 +218,46 @@ def test_exactly_once_checkpoints_only_on_a_clean_close(kafka, tmp_path):
     assert dict(part.range()) == {(i,): i for i in range(6)}
     stores.destroy()
     topics.close()
+
+
+def test_restore_skips_changelog_records_that_are_not_state_entries(kafka, tmp_path, caplog):
+    """A changelog is a topic anyone with access can write to: bytes that are no state value,
+    or a pickle that would run code, are skipped with a warning; the rest restores. (A record
+    with no key cannot get there: a compacted topic refuses it.)"""
+    import logging
+
+    from tests.ksql.test_state_values import _Exploit
+
+    bootstrap = kafka.bootstrap
+    topics = KafkaTopicStore(bootstrap)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    state_dir = str(tmp_path / "state")
+
+    def open_stores():
+        stores = ChangelogStores("foreign_", "CTAS_F_1", _no_emit, state_dir, producer)
+        part = stores.factory(STORE).partition(0)
+        stores.create_topics(topics, 1)
+        return stores, part
+
+    stores, part = open_stores()
+    assert stores.restore(bootstrap) == 0
+    part.put(("a",), 1)
+    topic = changelog_topic("foreign_", "CTAS_F_1", STORE)
+    pwned = tmp_path / "pwned"
+    producer.produce(topic, b"not a state value", part._key(("b",)))
+    producer.produce(topic, pickle.dumps(_Exploit(str(pwned))), part._key(("c",)))
+    part.put(("d",), 4)
+    assert producer.flush(10) == 0
+    assert topic_size(bootstrap, topic) == 4
+    stores.destroy()
+
+    stores, part = open_stores()
+    with caplog.at_level(logging.WARNING, logger="streamlab.ksql.kafka_runtime.state"):
+        assert stores.restore(bootstrap) == 2
+    assert dict(part.range()) == {("a",): 1, ("d",): 4}
+    assert not pwned.exists()
+    skipped = [r.getMessage() for r in caplog.records if "not a state entry" in r.getMessage()]
+    assert [m.split("@")[1].split(",")[0] for m in skipped] == ["1", "2"]
+    assert "may not hold posix.system" in skipped[1]
+    stores.destroy()
+    topics.close()

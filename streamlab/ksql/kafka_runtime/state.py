@@ -40,17 +40,18 @@ changelog, as Kafka Streams does.
 State is kept per key regardless of the input partition (:class:`KeyedRocksDBStore`).
 Changelog records carry the store's own bytes, as Kafka Streams logs its stores: the key is the
 RocksDB key (store partition and key in the order-preserving encoding of
-:mod:`streamlab.ksql.state.keys`, where strings stay readable), the value the pickled value
-(the accumulators are Python objects), so a restore copies bytes without decoding them. These
-internal topics are readable by this engine only (ksqlDB's are Connect structs). Keys written
-by earlier versions of this engine (pickled ``(store partition, key)``) are still restored.
+:mod:`streamlab.ksql.state.keys`, where strings stay readable), the value as
+:mod:`streamlab.ksql.state.values` writes it (the accumulators are Python values), so a restore
+copies bytes; it only checks that each one is a state value, since a topic is not to be trusted
+with code (a record that is not one is skipped with a warning). These internal topics are
+readable by this engine only (ksqlDB's are Connect structs). Keys written by earlier versions of
+this engine (pickled ``(store partition, key)``) are still restored.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import pickle
 import re
 import shutil
 import time
@@ -66,9 +67,11 @@ from streamlab.ksql.planner.join import DEFAULT_GRACE_TOTAL_MS, JoinStep
 from streamlab.ksql.planner.steps import ExecutionStep
 from streamlab.ksql.runtime.records import Record
 from streamlab.ksql.state import MemoryStore, MemoryStorePartition
+from streamlab.ksql.state import values as state_values
 from streamlab.ksql.state.checkpoint import FILE_NAME, CheckpointError, OffsetCheckpoint, Offsets
 from streamlab.ksql.state.keys import encode_key
 from streamlab.ksql.state.rocksdb import RocksDBStore, RocksDBStorePartition
+from streamlab.ksql.state.values import StateValueError
 
 log = logging.getLogger(__name__)
 
@@ -374,6 +377,27 @@ class ChangelogStores:
         consumer.assign(assignment)
         return ends
 
+    def _entry(self, message) -> tuple[bytes, bytes | None] | None:
+        """A changelog record as a store entry (encoded key, value bytes), checked at the trust
+        boundary: a record this engine could not have written (no key, a value that is not a
+        state value) is skipped with a warning rather than put in the store."""
+        key, value = message.key(), message.value()
+        try:
+            if key is None:
+                raise StateValueError("no key")
+            if key[:1] == _PICKLED:  # an earlier version's (store partition, key)
+                partition, parts = state_values.loads(key)
+                key = encode_key((partition, *parts))
+            if value is not None:
+                state_values.loads(value)
+        except (StateValueError, TypeError, ValueError) as error:
+            log.warning(
+                "query %s: restore: skipped %s-%d@%d, not a state entry: %s",
+                self.query_id, message.topic(), message.partition(), message.offset(), error,
+            )  # fmt: skip
+            return None
+        return key, value
+
     def _replay(self, consumer: Consumer, ends: dict[tuple[str, int], int]) -> int:
         restored = 0
         last_progress = time.monotonic()
@@ -388,11 +412,9 @@ class ChangelogStores:
                     else:
                         log.warning("query %s: restore: %s", self.query_id, error)
                     continue
-                key = message.key()
-                if key[:1] == _PICKLED:  # an earlier version's (store partition, key)
-                    partition, parts = pickle.loads(key)
-                    key = encode_key((partition, *parts))
-                batch.setdefault(message.topic(), []).append((key, message.value()))
+                entry = self._entry(message)
+                if entry is not None:
+                    batch.setdefault(message.topic(), []).append(entry)
                 if where in ends and message.offset() + 1 >= ends[where]:
                     del ends[where]
             for topic, entries in batch.items():

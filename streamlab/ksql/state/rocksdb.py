@@ -5,8 +5,9 @@ Kafka Streams keeps each store of a task in its own RocksDB under
 partition of a query, so a store is one database at ``<state dir>/<application id>/<store>``
 (see :mod:`streamlab.ksql.kafka_runtime.state`). Inside it, a key is its store partition then
 the key, both in the order-preserving encoding of :mod:`streamlab.ksql.state.keys`, so RocksDB's
-byte order is the key order ``range()`` promises; values are pickled (accumulators are Python
-objects). The query's changelog carries these same key and value bytes.
+byte order is the key order ``range()`` promises; values are plain Python values written by
+:mod:`streamlab.ksql.state.values` (read back without running code). The query's changelog
+carries these same key and value bytes.
 
 Writes go to RocksDB's memtable without its write-ahead log, as Kafka Streams writes them (the
 changelog topic is the log): a killed process (kill -9) loses what was not flushed to disk yet.
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -36,6 +36,7 @@ from typing import Any
 from rocksdict import Options, Rdict, ReadOptions, WriteBatch, WriteOptions
 
 from streamlab.ksql.errors import KsqlException
+from streamlab.ksql.state import values as state_values
 from streamlab.ksql.state.base import ChangelogCallback, Key, Store, StorePartition
 from streamlab.ksql.state.keys import decode_key, encode_key
 
@@ -115,7 +116,7 @@ class RocksDBStorePartition(StorePartition):
             value = None
         if value is None:
             data = self.db.get(self._key(key))
-            value = _ABSENT if data is None else pickle.loads(data)
+            value = _ABSENT if data is None else state_values.loads(data)
             if threading.get_ident() == self._writer:
                 self._remember(key, value)
         return default if value is _ABSENT else value
@@ -134,7 +135,7 @@ class RocksDBStorePartition(StorePartition):
         self._values.clear()
 
     def put(self, key: Key, value: Any) -> None:
-        raw, data = self._key(key), pickle.dumps(value)
+        raw, data = self._key(key), state_values.dumps(value)
         self.db.put(raw, data)
         self._writer = threading.get_ident()
         self._remember(key, value)
@@ -163,20 +164,20 @@ class RocksDBStorePartition(StorePartition):
             options.set_iterate_upper_bound(high)
         size = len(self.prefix)
         for raw, data in self.db.items(from_key=low, read_opt=options):
-            yield decode_key(raw[size:]), pickle.loads(data)
+            yield decode_key(raw[size:]), state_values.loads(data)
 
     def restore(self, key: Key, value: Any) -> None:
         if value is None:
             self.db.delete(self._key(key))
         else:
-            self.db.put(self._key(key), pickle.dumps(value))
+            self.db.put(self._key(key), state_values.dumps(value))
         try:
             self._values.pop(key, None)
         except TypeError:  # an unhashable key element is never cached
             pass
 
     def restore_batch(self, entries: Iterable[tuple[Key, bytes | None]]) -> int:
-        """Apply changelog entries whose values are still pickled bytes, in one write batch;
+        """Apply changelog entries whose values are still bytes, in one write batch;
         returns how many."""
         return self.store.restore_raw((self._key(key), data) for key, data in entries)
 
@@ -185,7 +186,7 @@ class RocksDBStore(Store):
     """A store in its own RocksDB database at ``path`` (created if missing).
 
     ``raw_changelog(key, value)``, when given, replaces ``changelog``: it gets the store's own
-    bytes (encoded key with its partition, pickled value or None), which a changelog can carry
+    bytes (encoded key with its partition, encoded value or None), which a changelog can carry
     as they are, as Kafka Streams logs its stores' bytes; :meth:`restore_raw` applies them.
     ``fresh`` says whether the database was created by this open (nothing was on disk), which
     tells the restore that no checkpoint can cover it.
