@@ -8,7 +8,7 @@ import json
 import time
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streamlab.awslambda.testing import vendor
@@ -307,20 +307,29 @@ def handler(event, context):
 """
 
 
-def count_records(kafka, topic, seconds):
+def topic_values(kafka, topic, settle: float = 0.0) -> list[bytes]:
+    """Every value on the topic now, read to the end of each partition (after ``settle``
+    seconds, for a check that something was *not* sent: time for it to arrive if it was)."""
+    time.sleep(settle)
     c = Consumer(
         {
             "bootstrap.servers": kafka.bootstrap,
             "group.id": f"count-{time.time()}",
-            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
         }
     )
-    c.subscribe([topic])
-    got = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        got += [m.value() for m in c.consume(10, 0.2) if m.error() is None]
+    partitions = c.list_topics(topic, timeout=10).topics[topic].partitions
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    got, open_partitions = [], set(partitions)
+    deadline = time.monotonic() + 30
+    while open_partitions and time.monotonic() < deadline:
+        for m in c.consume(100, 0.2):
+            if m.error() is None:
+                got.append(m.value())
+            elif m.error().code() == KafkaError._PARTITION_EOF:
+                open_partitions.discard(m.partition())
     c.close()
+    assert not open_partitions, f"{topic}: no end of partitions {sorted(open_partitions)}"
     return got
 
 
@@ -339,10 +348,11 @@ def test_unflushed_records_wait_for_the_next_invocation_and_die_with_the_environ
     assert answer == "buffered"
     wait_until(lambda: [e for e in aws.environments(fn) if e["Frozen"]])
     # frozen: librdkafka's threads cannot send what is still in the producer's buffer
-    assert count_records(kafka, topic, 1.5) == [b"warm-up"]
+    assert topic_values(kafka, topic, settle=1.5) == [b"warm-up"]
     # thawed by the next invocation, the buffered record finally goes out
     deploy.invoke(fn, {"value": "flushed", "flush": True})
-    assert sorted(count_records(kafka, topic, 1.0)) == [b"flushed", b"unflushed", b"warm-up"]
+    # (its flush sent both before the invocation returned)
+    assert sorted(topic_values(kafka, topic)) == [b"flushed", b"unflushed", b"warm-up"]
     # buffered when the environment is recycled (SIGKILL): lost for good
     deploy.invoke(fn, {"value": "lost"})
     lam.update_function_configuration(
@@ -350,4 +360,4 @@ def test_unflushed_records_wait_for_the_next_invocation_and_die_with_the_environ
         Environment={"Variables": {"BOOTSTRAP": kafka.bootstrap, "TOPIC": topic, "REVISION": "2"}},
     )
     wait_until(lambda: aws.environments(fn) == [])
-    assert b"lost" not in count_records(kafka, topic, 1.5)
+    assert b"lost" not in topic_values(kafka, topic, settle=1.5)
