@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 WAIT = 60.0  # generous upper bound for asynchronous results (not a speed assertion)
 
@@ -61,6 +61,34 @@ def read_topic(bootstrap: str, topic: str, count: int, wait: float = WAIT) -> li
     finally:
         consumer.close()
     return out
+
+
+def read_all(bootstrap: str, topic: str, read_committed: bool = False) -> list:
+    """Every record on the topic now, partition by partition, each read to its end."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{time.monotonic_ns()}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed" if read_committed else "read_uncommitted",
+        }
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        out, reading = [], set(partitions)
+        deadline = time.monotonic() + WAIT
+        while reading:
+            assert time.monotonic() < deadline, f"{topic}: no end of partitions {sorted(reading)}"
+            for m in consumer.consume(1000, 0.2):
+                if m.error() is None:
+                    out.append(m)
+                elif m.error().code() == KafkaError._PARTITION_EOF:
+                    reading.discard(m.partition())
+        return out
+    finally:
+        consumer.close()
 
 
 def topic_size(bootstrap: str, topic: str) -> int:

@@ -17,7 +17,14 @@ from confluent_kafka import Producer
 from streamlab.ksql.engine import KsqlEngine
 from streamlab.ksql.runtime import Record
 from streamlab.ksql.testing import KsqlProcess
-from tests.ksql_server._helpers import committed, ksql_ok, post, read_topic, topic_size, wait_for
+from tests.ksql_server._helpers import (
+    committed,
+    ksql_ok,
+    post,
+    read_all,
+    topic_size,
+    wait_for,
+)
 
 STATEMENTS = (
     "CREATE STREAM EVENTS (ID STRING KEY, V INT) WITH (KAFKA_TOPIC='final_events', "
@@ -83,7 +90,7 @@ def test_emit_final_table_killed_mid_window_emits_the_same_final_rows(kafka, tmp
         ksql.start()
         _produce(kafka.bootstrap, AFTER)
         wait_for(lambda: committed(kafka.bootstrap, group, "final_events") == 10, message="commit")
-        rows = read_topic(kafka.bootstrap, "FINAL_SUMS", len(expected) + 1, wait=2)
+        rows = read_all(kafka.bootstrap, "FINAL_SUMS")
         assert [(m.key(), m.value(), m.timestamp()[1]) for m in rows] == expected
 
         # pull queries read the aggregate store: closed windows stay until retention, the ones
@@ -157,5 +164,5 @@ def test_stream_stream_join_killed_mid_window_joins_and_pads_as_before(kafka, tm
         ksql.kill()
         ksql.start()
         one_by_one(JOIN_AFTER)
-        rows = read_topic(kafka.bootstrap, "CLICK_BUYS", len(expected) + 1, wait=2)
+        rows = read_all(kafka.bootstrap, "CLICK_BUYS")
         assert [(m.key(), m.value(), m.timestamp()[1]) for m in rows] == expected

@@ -8,15 +8,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import time
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from streamlab.ksql.errors import KsqlException, KsqlStatementException
 from streamlab.ksql.kafka_runtime import runner as rn
 from streamlab.ksql.testing import KsqlProcess
-from tests.ksql_server._helpers import committed, ksql_ok, post, produce, wait_for
+from tests.ksql_server._helpers import committed, ksql_ok, post, produce, read_all, wait_for
 
 CACHE = "ksql.streams.cache.max.bytes.buffering"
 EARLIEST = {"ksql.streams.auto.offset.reset": "earliest"}
@@ -36,22 +35,8 @@ def _oracle(stop: int, keys: int) -> dict[bytes, int]:
 
 
 def _read(bootstrap: str, topic: str) -> list:
-    """Every committed record of ``topic`` (read_committed), reading until idle for 1 s."""
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"reader-{time.monotonic_ns()}",
-         "enable.auto.commit": False, "isolation.level": "read_committed"}
-    )  # fmt: skip
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        out: list = []
-        while True:
-            batch = [m for m in consumer.consume(1000, 1.0) if m.error() is None]
-            if not batch:
-                return out
-            out += batch
-    finally:
-        consumer.close()
+    """Every committed record of ``topic`` (read_committed)."""
+    return read_all(bootstrap, topic, read_committed=True)
 
 
 def _table(bootstrap: str, topic: str) -> dict[bytes, int]:

@@ -7,14 +7,13 @@ pull queries read through it; a crash loses only what was never committed.
 from __future__ import annotations
 
 import json
-import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from streamlab.ksql.kafka_runtime import runner as rn
 from streamlab.ksql.testing import KsqlProcess
-from tests.ksql_server._helpers import committed, ksql_ok, post, wait_for
+from tests.ksql_server._helpers import committed, ksql_ok, post, read_all, wait_for
 
 CACHE = "ksql.streams.cache.max.bytes.buffering"
 EARLIEST = {"ksql.streams.auto.offset.reset": "earliest"}
@@ -43,17 +42,7 @@ def _produce(bootstrap: str, topic: str, start: int, stop: int) -> None:
 
 
 def _read(bootstrap: str, topic: str) -> list:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{time.monotonic_ns()}",
-                         "enable.auto.commit": False})  # fmt: skip
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        out: list = []
-        while batch := [m for m in consumer.consume(1000, 1.0) if m.error() is None]:
-            out += batch
-        return out
-    finally:
-        consumer.close()
+    return read_all(bootstrap, topic)
 
 
 def _table(records: list) -> dict[bytes, object]:
