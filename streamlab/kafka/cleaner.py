@@ -27,8 +27,8 @@ uncleanable offset:
   ABORT markers) are copied as they are (a simplification: Kafka removes a marker once its
   transaction's records are gone and the delete horizon has passed).
 
-The cleaner checkpoint is kept in memory: after a broker restart a partition is all dirty
-once more, and its first pass cleans it again (horizons already written stay in the batches).
+The cleaner checkpoint is kept in each partition's directory (``cleaner-offset-checkpoint``), so
+a restarted broker does not clean what is clean already.
 """
 
 from __future__ import annotations

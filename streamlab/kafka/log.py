@@ -33,6 +33,7 @@ from streamlab.kafka.protocol.batches import BatchHeader, InvalidBatch
 
 SEGMENT_SUFFIX = ".log"
 LOG_START_FILE = "log-start-offset"
+CLEANER_CHECKPOINT_FILE = "cleaner-offset-checkpoint"  # Kafka keeps one per log dir
 PRODUCER_WINDOW = 5  # Kafka keeps the last five batches per producer for duplicate detection
 
 
@@ -93,7 +94,7 @@ class PartitionLog:
         self._len = array("i")
         self.log_start_offset = 0
         # the log cleaner's first dirty offset (Kafka's cleaner-offset-checkpoint; cleaner.py)
-        self.cleaner_checkpoint: int | None = None
+        self._cleaner_checkpoint: int | None = None
         self.end_offset = 0  # next offset to assign (the high watermark on a one-copy log)
         self.producers: dict[int, ProducerState] = {}
         self.ongoing: dict[int, int] = {}  # producer id -> first offset of its open transaction
@@ -104,6 +105,17 @@ class PartitionLog:
         self.records_in = 0
         os.makedirs(path, exist_ok=True)
         self._open()
+
+    @property
+    def cleaner_checkpoint(self) -> int | None:
+        """Where the log cleaner's next dirty part starts (None: never cleaned)."""
+        return self._cleaner_checkpoint
+
+    @cleaner_checkpoint.setter
+    def cleaner_checkpoint(self, offset: int) -> None:
+        if offset != self._cleaner_checkpoint:
+            _atomic_write(os.path.join(self.path, CLEANER_CHECKPOINT_FILE), str(offset))
+            self._cleaner_checkpoint = offset
 
     # --- opening and recovery ------------------------------------------------------------------
 
@@ -119,6 +131,10 @@ class PartitionLog:
         if os.path.exists(start_file):
             with open(start_file) as f:
                 self.log_start_offset = int(f.read().strip() or 0)
+        cleaned = os.path.join(self.path, CLEANER_CHECKPOINT_FILE)
+        if os.path.exists(cleaned):
+            with open(cleaned) as f:
+                self._cleaner_checkpoint = int(f.read().strip() or 0)
         if self._base:
             self.log_start_offset = max(self.log_start_offset, self._base[0])
             self.end_offset = self._last[-1] + 1
