@@ -90,7 +90,14 @@ def test_cache_keeps_each_keys_last_update_and_survives_a_kill(kafka, tmp_path, 
         _settle(kafka.bootstrap, table, _oracle(total, keys))
         query = _query_id(ksql.url, table)
         group = f"_confluent-ksql-{service}query_{query}"
-        wait_for(lambda: committed(kafka.bootstrap, group, topic, 2) == total, message="commit")
+        copier = f"_confluent-ksql-{service}query_{_query_id(ksql.url, stream)}"
+
+        def committed_by_both(count: int) -> None:
+            for g in (group, copier):
+                wait_for(lambda g=g: committed(kafka.bootstrap, g, topic, 2) == count,
+                         message=f"{g} committed {count}")  # fmt: skip
+
+        committed_by_both(total)
 
         changelog = _changelog(kafka.bootstrap, query)
         sink_records = len(_read(kafka.bootstrap, table))
@@ -103,9 +110,7 @@ def test_cache_keeps_each_keys_last_update_and_survives_a_kill(kafka, tmp_path, 
         ksql.start()
         produce(kafka.bootstrap, topic, _clicks(total, total + more, keys))
         _settle(kafka.bootstrap, table, _oracle(total + more, keys))
-        wait_for(
-            lambda: committed(kafka.bootstrap, group, topic, 2) == total + more, message="commit"
-        )
+        committed_by_both(total + more)
         assert len(_read(kafka.bootstrap, stream)) == total + more
 
 
