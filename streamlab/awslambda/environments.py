@@ -202,6 +202,20 @@ def _exit_reason(code: int) -> str:
     return f"signal: {words.get(name, name.lower())}"
 
 
+#: how long a freeze waits for SIGSTOP to take effect (seconds)
+FREEZE_WAIT = 0.5
+
+
+def _stopped(pid: int) -> bool:
+    """Whether the process is stopped (by a signal), from /proc; True where there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("T", "t")
+
+
 def _proc_status_kb(pid: int, key: str) -> int | None:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -458,6 +472,12 @@ class ExecutionEnvironment:
 
     def _freeze(self) -> None:
         self._signal(signal.SIGSTOP)
+        # SIGSTOP takes effect when the kernel next schedules the process: under load that can
+        # be a few ms after kill() returns. "Frozen" is reported once it has (Linux: /proc).
+        if self.proc is not None and self.proc.returncode is None:
+            deadline = time.monotonic() + FREEZE_WAIT
+            while not _stopped(self.proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.001)
         self.frozen = True
 
     def _thaw(self) -> None:
