@@ -207,13 +207,14 @@ FREEZE_WAIT = 0.5
 
 
 def _stopped(pid: int) -> bool:
-    """Whether the process is stopped (by a signal), from /proc; True where there is none."""
+    """Whether the process is stopped (by a signal), or gone or dying, from /proc; True where
+    there is no /proc (nothing to wait for)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             state = f.read().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return True
-    return state in ("T", "t")
+    return state in ("T", "t", "Z", "X")
 
 
 def _proc_status_kb(pid: int, key: str) -> int | None:

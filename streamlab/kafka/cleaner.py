@@ -195,13 +195,14 @@ def clean_log(
                 latest[rec.key] = rec.offset
     for seg_no, segment in contents:
         out = bytearray()
-        before = sum(len(raw) for _, raw in segment)
+        changed = False  # a batch was dropped or rewritten
         for h, raw in segment:
             if _skipped(h, end):
                 out += raw
                 continue
             if _aborted(plog, h):
                 stats.aborted_removed += h.record_count
+                changed = True
                 continue
             records = list(batches.iter_records(raw))
             horizon = h.delete_horizon_ms
@@ -218,12 +219,14 @@ def clean_log(
                 out += rebuild_batch(h, kept, now_ms + delete_retention_ms)
             elif len(kept) == len(records):
                 out += raw
+                continue
             elif kept:
                 out += rebuild_batch(h, kept, horizon)
-        if bytes(out) != b"".join(raw for _, raw in segment):
+            changed = True
+        if changed:
             plog.replace_segment(seg_no, bytes(out))
             stats.segments += 1
-            stats.bytes_before += before
+            stats.bytes_before += sum(len(raw) for _, raw in segment)
             stats.bytes_after += len(out)
     plog.cleaner_checkpoint = end
     return stats

@@ -32,8 +32,10 @@ def internal_topics(topic_names: list[str], application_id: str) -> list[str]:
     )
 
 
-def clean_up(admin: AdminClient, topic_names: list[str], application_id: str, timeout: float):
-    """Delete the query's schemas, internal topics and consumer group; return the topics."""
+def clean_up(
+    admin: AdminClient, topic_names: list[str], application_id: str, timeout: float
+) -> None:
+    """Delete the query's schemas, internal topics and consumer group."""
     topics = internal_topics(topic_names, application_id)
     _delete_subjects(topics)
     if topics:
@@ -42,7 +44,6 @@ def clean_up(admin: AdminClient, topic_names: list[str], application_id: str, ti
             _try(future, timeout, f"internal topic {name}")
     (future,) = admin.delete_consumer_groups([application_id], request_timeout=timeout).values()
     _try(future, timeout, f"consumer group {application_id}", missing_ok=True)
-    return topics
 
 
 def _delete_subjects(topics: list[str]) -> None:
