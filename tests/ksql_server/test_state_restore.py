@@ -27,6 +27,15 @@ def _no_emit(record):
     raise AssertionError("changelog records go through the producer")
 
 
+def _open_stores(service, query, state_dir, producer, topics, partitions=1, exactly_once=False):
+    """A query's stores with one store (``STORE``) and its changelog topic, opened as the
+    engine opens them; returns the stores and the store's partition 0."""
+    stores = ChangelogStores(service, query, _no_emit, state_dir, producer, exactly_once)
+    store = stores.factory(STORE)
+    stores.create_topics(topics, partitions)
+    return stores, store.partition(0)
+
+
 def _cleanup_policy(bootstrap: str, topic: str) -> str:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
@@ -41,10 +50,7 @@ def test_restore_reads_only_what_the_checkpoint_does_not_cover(kafka, tmp_path):
     state_dir = str(tmp_path / "state")
 
     def open_stores():
-        stores = ChangelogStores("direct_", "CTAS_T_1", _no_emit, state_dir, producer)
-        store = stores.factory(STORE)
-        stores.create_topics(topics, 2)
-        return stores, store.partition(0)
+        return _open_stores("direct_", "CTAS_T_1", state_dir, producer, topics, partitions=2)
 
     stores, part = open_stores()
     topic = changelog_topic("direct_", "CTAS_T_1", STORE)
@@ -187,10 +193,7 @@ def test_exactly_once_checkpoints_only_on_a_clean_close(kafka, tmp_path):
     state_dir = str(tmp_path / "state")
 
     def open_stores():
-        stores = ChangelogStores("eos_", "CTAS_E_1", _no_emit, state_dir, producer, True)
-        store = stores.factory(STORE)
-        stores.create_topics(topics, 1)
-        return stores, store.partition(0)
+        return _open_stores("eos_", "CTAS_E_1", state_dir, producer, topics, exactly_once=True)
 
     stores, part = open_stores()
     checkpoint = os.path.join(stores.directory, ".checkpoint")
@@ -234,10 +237,7 @@ def test_restore_skips_changelog_records_that_are_not_state_entries(kafka, tmp_p
     state_dir = str(tmp_path / "state")
 
     def open_stores():
-        stores = ChangelogStores("foreign_", "CTAS_F_1", _no_emit, state_dir, producer)
-        part = stores.factory(STORE).partition(0)
-        stores.create_topics(topics, 1)
-        return stores, part
+        return _open_stores("foreign_", "CTAS_F_1", state_dir, producer, topics)
 
     stores, part = open_stores()
     assert stores.restore(bootstrap) == 0
